@@ -1,0 +1,1 @@
+"""The ``stead`` command: a thin shell over the Python API."""

@@ -1,0 +1,140 @@
+"""The artifact store: content-addressed, write-once, atomic, verified on every read.
+
+An artifact's name is the SHA-256 of its bytes (``sha256/ab/abcdef...``). Writing goes to
+a temporary name and is then moved into place, so a crash mid-write leaves no visible
+partial artifact; writing bytes that already exist is a no-op. Reading checks the hash
+again and raises :class:`IntegrityError` naming the artifact when the bytes changed.
+The location is any fsspec URL (a local directory by default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from stead.core.errors import IntegrityError, NotFound
+from stead.core.ids import new_id
+
+_CHUNK = 1 << 20
+
+# Called with (digest, message) when a read finds altered bytes, so the workspace can
+# record the refusal in the audit trail.
+IntegrityListener = Callable[[str, str], None]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ArtifactStore:
+    """Content-addressed blobs at an fsspec URL.
+
+    Args:
+        url: a local directory or any fsspec URL (``memory://stead``, ``s3://bucket/x``).
+        on_integrity_error: told about every altered artifact a read refuses.
+    """
+
+    def __init__(self, url: str, *, on_integrity_error: IntegrityListener | None = None) -> None:
+        self.url = url
+        self.fs, root = fsspec.core.url_to_fs(url)
+        self.root = root.rstrip("/")
+        self._is_local = isinstance(self.fs, LocalFileSystem)
+        self.on_integrity_error = on_integrity_error
+
+    def _path(self, digest: str) -> str:
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise NotFound(f"{digest!r} is not an artifact id (expected a sha256 hex digest)")
+        return f"{self.root}/sha256/{digest[:2]}/{digest}"
+
+    def exists(self, digest: str) -> bool:
+        return bool(self.fs.exists(self._path(digest)))
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data`` and return its sha256; storing existing bytes changes nothing."""
+        digest = sha256_bytes(data)
+        if not self.exists(digest):
+            self._commit(digest, lambda handle: handle.write(data))
+        return digest
+
+    def put_file(self, path: str | os.PathLike[str]) -> str:
+        """Store a local file's bytes without reading them all into memory."""
+        digest = sha256_file(path)
+        if not self.exists(digest):
+
+            def copy(handle: BinaryIO) -> None:
+                with open(path, "rb") as source:
+                    for chunk in iter(lambda: source.read(_CHUNK), b""):
+                        handle.write(chunk)
+
+            self._commit(digest, copy)
+        return digest
+
+    def _commit(self, digest: str, write: Callable[[BinaryIO], object]) -> None:
+        final = self._path(digest)
+        temp = f"{self.root}/tmp/{new_id()}.part"
+        self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
+        self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+        try:
+            with self.fs.open(temp, "wb") as handle:
+                write(handle)
+                if self._is_local:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            # A rename within one filesystem is atomic: readers see all bytes or none.
+            self.fs.mv(temp, final)
+        except BaseException:
+            if self.fs.exists(temp):
+                self.fs.rm(temp)
+            raise
+
+    def get_bytes(self, digest: str, *, label: str | None = None) -> bytes:
+        """The artifact's bytes, verified against its name.
+
+        Args:
+            label: how to name the artifact in errors (``dataset credit@3``).
+
+        Raises:
+            NotFound: when no artifact has this digest.
+            IntegrityError: when the stored bytes no longer hash to ``digest``.
+        """
+        path = self._path(digest)
+        name = label or f"artifact {digest[:12]}"
+        try:
+            with self.fs.open(path, "rb") as handle:
+                data: bytes = handle.read()
+        except FileNotFoundError as exc:
+            raise NotFound(
+                f"{name} is missing from the artifact store {self.url} (sha256 {digest})"
+            ) from exc
+        actual = sha256_bytes(data)
+        if actual != digest:
+            message = (
+                f"{name} was altered on disk: expected sha256 {digest}, found {actual}; "
+                "restore it from a backup or re-create it"
+            )
+            if self.on_integrity_error:
+                self.on_integrity_error(digest, message)
+            raise IntegrityError(message, details={"artifact": digest, "actual": actual})
+        return data
+
+    def open_verified(self, digest: str, *, label: str | None = None) -> io.BytesIO:
+        return io.BytesIO(self.get_bytes(digest, label=label))
+
+    def local_path(self, digest: str) -> Path | None:
+        """The file path for a local store (for tools that want one), else ``None``."""
+        return Path(self._path(digest)) if self._is_local else None

@@ -1,0 +1,74 @@
+"""Where code came from: the git commit and dirty flag of the caller's repository."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sysconfig
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+_STEAD_DIR = Path(__file__).resolve().parents[1]
+_LIBRARY_DIRS = tuple(
+    Path(p).resolve() for p in {sysconfig.get_path("stdlib"), sysconfig.get_path("purelib")} if p
+)
+
+
+@dataclass(frozen=True)
+class CodeVersion:
+    """The git state of a directory; ``commit`` is ``None`` outside a git repository."""
+
+    commit: str | None
+    dirty: bool
+    repo: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if self.commit is None:
+            return "not in a git repository"
+        return self.commit[:12] + (" (dirty)" if self.dirty else "")
+
+
+def git_code_version(directory: Path) -> CodeVersion:
+    """The commit checked out at ``directory`` and whether tracked files differ from it."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(directory), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return CodeVersion(commit=None, dirty=False, repo=None)
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return CodeVersion(commit=commit, dirty=bool(status), repo=git("rev-parse", "--show-toplevel"))
+
+
+def caller_directory() -> Path:
+    """The directory of the nearest calling file that is neither stead nor a library.
+
+    A script calling ``ws.datasets.snapshot`` is versioned by its own repository; the
+    ``stead`` command (whose frames are all library code) by the current directory.
+    """
+    for frame in inspect.stack(context=0):
+        path = Path(frame.filename)
+        if not path.is_file():
+            continue
+        resolved = path.resolve()
+        if resolved.is_relative_to(_STEAD_DIR):
+            continue
+        if any(resolved.is_relative_to(lib) for lib in _LIBRARY_DIRS):
+            continue
+        return resolved.parent
+    return Path.cwd()

@@ -1,0 +1,1 @@
+"""Versioned data: snapshots, schema inference, profiles, contracts and validation."""

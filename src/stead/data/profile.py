@@ -1,0 +1,120 @@
+"""Profiles: per-column reference statistics, kept so drift never re-reads the data.
+
+A numeric column keeps count, missing rate, mean, std, a 101-point quantile grid and
+equal-frequency reference bins with counts; a categorical one keeps its level counts.
+Monitors compare each new window against these numbers alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stead.data.distribution import QUANTILE_GRID, bin_counts, quantile_edges
+from stead.data.schema import Schema
+
+# Categorical columns keep at most this many level counts; the rest are summed as other.
+MAX_PROFILE_LEVELS = 200
+OTHER_LEVEL = "__other__"
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    name: str
+    kind: str
+    count: int
+    missing: int
+    unique: int
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    quantiles: list[float] | None = None
+    bin_edges: list[float] | None = None
+    bin_counts: list[int] | None = None
+    level_counts: dict[str, int] | None = None
+
+    @property
+    def missing_rate(self) -> float:
+        return self.missing / self.count if self.count else 0.0
+
+    def quantile(self, q: float) -> float | None:
+        if not self.quantiles:
+            return None
+        return float(np.interp(q, QUANTILE_GRID, self.quantiles))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Profile:
+    rows: int
+    columns: list[ColumnProfile]
+
+    def column(self, name: str) -> ColumnProfile:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "columns": [c.to_dict() for c in self.columns]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Profile:
+        return cls(rows=data["rows"], columns=[ColumnProfile(**c) for c in data["columns"]])
+
+
+def profile_frame(frame: pd.DataFrame, schema: Schema, *, bins: int) -> Profile:
+    return Profile(
+        rows=len(frame),
+        columns=[profile_column(frame[c.name], c.kind, bins=bins) for c in schema.columns],
+    )
+
+
+def profile_column(column: pd.Series, kind: str, *, bins: int) -> ColumnProfile:
+    count = len(column)
+    missing = int(column.isna().sum())
+    values = column.dropna()
+    base: dict[str, Any] = {
+        "name": str(column.name),
+        "kind": kind,
+        "count": count,
+        "missing": missing,
+        "unique": int(values.nunique()),
+    }
+    if kind in ("int", "float"):
+        array = values.to_numpy(dtype=np.float64)
+        array = array[np.isfinite(array)]
+        if array.size == 0:
+            return ColumnProfile(**base)
+        edges = quantile_edges(array, bins)
+        return ColumnProfile(
+            **base,
+            mean=float(array.mean()),
+            std=float(array.std()),
+            min=float(array.min()),
+            max=float(array.max()),
+            quantiles=[float(v) for v in np.quantile(array, QUANTILE_GRID)],
+            bin_edges=[float(e) for e in edges],
+            bin_counts=[int(n) for n in bin_counts(array, edges)],
+        )
+    if kind in ("string", "bool"):
+        return ColumnProfile(**base, level_counts=level_counts(values))
+    return ColumnProfile(**base)
+
+
+def level_counts(values: pd.Series, *, limit: int = MAX_PROFILE_LEVELS) -> dict[str, int]:
+    """Counts per level (booleans as ``true``/``false``), the rarest folded into other."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        values = values.map({True: "true", False: "false"})
+    counts = values.astype(str).value_counts()
+    kept = {str(k): int(v) for k, v in counts.head(limit).items()}
+    rest = int(counts.iloc[limit:].sum())
+    if rest:
+        kept[OTHER_LEVEL] = rest
+    return kept

@@ -1,0 +1,112 @@
+"""The Workspace: one way in to every stage.
+
+``Workspace.open(path)`` finds ``stead.toml``, opens the metadata and artifact stores and
+knows the acting identity; each lifecycle stage hangs off it as a small service
+(``ws.datasets``, ...). This module is the composition root: it sits above the stages
+(like the CLI), so that ``core`` never has to import a stage.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from stead.core.context import Context
+from stead.core.settings import SETTINGS_FILE, STATE_DIR, load_settings
+from stead.data.service import DatasetService
+
+DEFAULT_SETTINGS = """\
+# stead workspace settings. Every key can be overridden by an environment variable
+# named STEAD_<TABLE>_<KEY>, e.g. STEAD_STORE_URL.
+
+[workspace]
+name = "{name}"
+
+[store]
+# The metadata database. SQLite (WAL mode) is the embedded default; for more than one
+# machine use PostgreSQL: url = "postgresql+psycopg://user@host:5432/stead"
+url = "sqlite:///.stead/stead.db"
+# Seconds a writer waits for another writer before giving up.
+lock_timeout = 30.0
+
+[artifacts]
+# Content-addressed artifacts: a local directory or any fsspec URL.
+url = ".stead/artifacts"
+
+[signing]
+# Ed25519 key that signs model manifests; keep it outside the workspace in production.
+key_path = ".stead/signing_key.pem"
+
+[columns]
+# Roles of columns in your data.
+# id = "customer_id"           # entity key: split contamination checks, sticky canaries
+# time = "applied_at"          # time-based splits and temporal leakage checks
+# target = "default"           # what the model predicts
+# pii = ["name", "email"]      # never a feature, never logged raw
+# post_prediction = []         # known only after prediction time: never a feature
+
+[data]
+# A text column with more distinct values than this is not treated as categorical.
+max_levels = 50
+# Quantile bins kept per numeric column as the drift reference.
+profile_bins = 20
+
+[validation]
+# Widen each column's reference range by this fraction of its span before flagging.
+range_tolerance = 0.0
+# Out-of-range rows up to this fraction are a warning, above it an error.
+max_out_of_range_rate = 0.0
+# Text values never seen in the reference: "error" refuses them, "warn" reports them.
+unseen_categories = "error"
+"""
+
+
+@dataclass(frozen=True)
+class InitOutcome:
+    root: Path
+    created: bool
+    message: str
+
+
+class Workspace(Context):
+    """An open stead workspace. Use :meth:`open` or :meth:`init`; close when done."""
+
+    @cached_property
+    def datasets(self) -> DatasetService:
+        return DatasetService(self)
+
+    @classmethod
+    def init(cls, path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> InitOutcome:
+        """Create a workspace at ``path``: ``stead.toml``, the store and artifact directory.
+
+        Running it on an existing workspace changes nothing and says so.
+        """
+        root = Path(path).resolve()
+        settings_file = root / SETTINGS_FILE
+        if settings_file.exists():
+            # Validate and migrate if needed, so `init` on an old workspace is still useful.
+            cls.open(root, actor=actor).close()
+            return InitOutcome(root, False, f"{root} is already a stead workspace; nothing changed")
+        root.mkdir(parents=True, exist_ok=True)
+        state = root / STATE_DIR
+        state.mkdir(exist_ok=True)
+        (state / ".gitignore").write_text("*\n")
+        settings_file.write_text(DEFAULT_SETTINGS.format(name=root.name))
+        workspace = cls.from_settings(load_settings(root), actor=actor)
+        try:
+            workspace.artifacts.fs.makedirs(workspace.artifacts.root, exist_ok=True)
+            with workspace.store.change("workspace.create", f"workspace:{root.name}") as change:
+                change.details.update(
+                    {"root": str(root), "store": workspace.settings.store_url.split("?")[0]}
+                )
+        finally:
+            workspace.close()
+        return InitOutcome(root, True, f"created stead workspace at {root}")
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
