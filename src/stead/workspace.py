@@ -8,6 +8,7 @@ knows the acting identity; each lifecycle stage hangs off it as a small service
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,6 +18,7 @@ from stead.core.context import Context
 from stead.core.settings import SETTINGS_FILE, STATE_DIR, load_settings
 from stead.data.service import DatasetService
 
+DEFAULT_STORE_URL = "sqlite:///.stead/stead.db"
 DEFAULT_SETTINGS = """\
 # stead workspace settings. Every key can be overridden by an environment variable
 # named STEAD_<TABLE>_<KEY>, e.g. STEAD_STORE_URL.
@@ -27,7 +29,7 @@ name = "{name}"
 [store]
 # The metadata database. SQLite (WAL mode) is the embedded default; for more than one
 # machine use PostgreSQL: url = "postgresql+psycopg://user@host:5432/stead"
-url = "sqlite:///.stead/stead.db"
+url = "{DEFAULT_STORE_URL}"
 # Seconds a writer waits for another writer before giving up.
 lock_timeout = 30.0
 
@@ -78,8 +80,19 @@ class Workspace(Context):
         return DatasetService(self)
 
     @classmethod
-    def init(cls, path: str | os.PathLike[str] = ".", *, actor: str | None = None) -> InitOutcome:
+    def init(
+        cls,
+        path: str | os.PathLike[str] = ".",
+        *,
+        store_url: str | None = None,
+        actor: str | None = None,
+    ) -> InitOutcome:
         """Create a workspace at ``path``: ``stead.toml``, the store and artifact directory.
+
+        Args:
+            path: the workspace directory (created if missing).
+            store_url: the metadata database; SQLite under ``.stead/`` by default.
+            actor: who is acting (default ``STEAD_ACTOR`` or the OS user).
 
         Running it on an existing workspace changes nothing and says so.
         """
@@ -93,7 +106,10 @@ class Workspace(Context):
         state = root / STATE_DIR
         state.mkdir(exist_ok=True)
         (state / ".gitignore").write_text("*\n")
-        settings_file.write_text(DEFAULT_SETTINGS.format(name=root.name))
+        text = DEFAULT_SETTINGS.format(name=root.name, DEFAULT_STORE_URL=DEFAULT_STORE_URL)
+        if store_url:
+            text = text.replace(f'url = "{DEFAULT_STORE_URL}"', f"url = {json.dumps(store_url)}")
+        settings_file.write_text(text)
         workspace = cls.from_settings(load_settings(root), actor=actor)
         try:
             workspace.artifacts.fs.makedirs(workspace.artifacts.root, exist_ok=True)

@@ -4,6 +4,7 @@ error format, so every command behaves the same."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,8 +19,11 @@ from rich.table import Table
 
 from stead.core.errors import SteadError
 
-console = Console()
-err_console = Console(stderr=True)
+# Off a terminal (pipes, CI logs) Rich would wrap tables at 80 columns; use a wider
+# default there unless COLUMNS says otherwise.
+_WIDTH = shutil.get_terminal_size((160, 40)).columns
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
 WORKSPACE_OPTION = typer.Option(

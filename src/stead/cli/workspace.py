@@ -15,11 +15,14 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def init(
         directory: Path = typer.Argument(Path("."), help="Where to create the workspace."),
+        store_url: str | None = typer.Option(
+            None, "--store-url", help="Metadata database URL (default: SQLite under .stead/)."
+        ),
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Create a workspace: a commented stead.toml, the SQLite store and artifact directory."""
         with guarded(as_json=as_json):
-            outcome = Workspace.init(directory)
+            outcome = Workspace.init(directory, store_url=store_url)
         if as_json:
             print_json(
                 {"root": str(outcome.root), "created": outcome.created, "message": outcome.message}

@@ -97,6 +97,8 @@ class ArtifactStore:
                     os.fsync(handle.fileno())
             # A rename within one filesystem is atomic: readers see all bytes or none.
             self.fs.mv(temp, final)
+            if self._is_local:
+                os.chmod(final, 0o444)  # write-once: refuse accidental in-place edits
         except BaseException:
             if self.fs.exists(temp):
                 self.fs.rm(temp)

@@ -1,0 +1,5 @@
+"""``python -m stead`` runs the CLI."""
+
+from stead.cli.main import main
+
+main()

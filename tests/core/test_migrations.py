@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from stead.core.migrate import current_revision, head_revision, upgrade
+from stead.core.store import MetadataStore
+from stead.workspace import Workspace
+
+
+def test_opening_an_older_workspace_migrates_it_once_and_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "old"
+    Workspace.init(root)
+    db = root / ".stead" / "stead.db"
+    db.unlink()
+    # Lay down the schema as the first release left it.
+    store = MetadataStore(f"sqlite:///{db}", actor="tester")
+    upgrade(store.engine, "0001")
+    assert current_revision(store.engine) == "0001"
+    store.dispose()
+
+    with Workspace.open(root) as ws:
+        assert ws.notices == [
+            f"migrated the metadata schema from revision 0001 to {head_revision()}"
+        ]
+        assert current_revision(ws.store.engine) == head_revision()
+    with Workspace.open(root) as ws:
+        assert ws.notices == []
+
+
+def test_init_twice_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    first = Workspace.init(tmp_path / "w")
+    settings = (tmp_path / "w" / "stead.toml").read_text()
+    second = Workspace.init(tmp_path / "w")
+    assert first.created and not second.created
+    assert "nothing changed" in second.message
+    assert (tmp_path / "w" / "stead.toml").read_text() == settings
+    with Workspace.open(tmp_path / "w") as ws:
+        assert [e.action for e in ws.audit.events()] == ["workspace.create"]
