@@ -9,6 +9,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+# Wide tables in captured CLI output, whatever width the runner's terminal reports.
+os.environ["COLUMNS"] = "200"
+
 import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner

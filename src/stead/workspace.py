@@ -59,7 +59,7 @@ profile_bins = 20
 # Widen each column's reference range by this fraction of its span before flagging.
 range_tolerance = 0.0
 # Out-of-range rows up to this fraction are a warning, above it an error.
-max_out_of_range_rate = 0.0
+max_out_of_range_rate = 0.01
 # Text values never seen in the reference: "error" refuses them, "warn" reports them.
 unseen_categories = "error"
 """

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from stead.cli import audit, data, workspace
+from stead.cli import audit, data, demo, workspace
 from stead.core.errors import SteadError
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 workspace.register(app)
+demo.register(app)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")
 

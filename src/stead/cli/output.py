@@ -4,6 +4,7 @@ error format, so every command behaves the same."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +22,11 @@ from stead.core.errors import SteadError
 
 # Off a terminal (pipes, CI logs) Rich would wrap tables at 80 columns; use a wider
 # default there unless COLUMNS says otherwise.
-_WIDTH = shutil.get_terminal_size((160, 40)).columns
+_WIDTH = (
+    shutil.get_terminal_size().columns
+    if sys.stdout.isatty()
+    else int(os.environ.get("COLUMNS", "160"))
+)
 console = Console(width=_WIDTH)
 err_console = Console(stderr=True, width=_WIDTH)
 

@@ -93,8 +93,9 @@ class ValidationSettings:
 
     # Range widening, as a fraction of the reference span, before a value is out of range.
     range_tolerance: float = 0.0
-    # Out-of-range rows up to this fraction are a warning, above it an error.
-    max_out_of_range_rate: float = 0.0
+    # Out-of-range rows up to this fraction are a warning, above it an error: a few
+    # extreme values in a batch are news, a systematic shift is a failure.
+    max_out_of_range_rate: float = 0.01
     # Text values never seen in the reference: "error" refuses them, "warn" reports them.
     unseen_categories: Literal["error", "warn"] = "error"
 

@@ -54,11 +54,37 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DataError(f"{path} has no header row")
     _refuse_duplicates(header, where=str(path))
     try:
-        return pd.read_csv(path, low_memory=False)
+        frame = pd.read_csv(path, low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path} has no data") from exc
     except (pd.errors.ParserError, ValueError, OSError) as exc:
         raise DataError(f"{path} cannot be parsed as CSV: {exc}") from exc
+    return parse_timestamps(frame)
+
+
+_ISO_TIME = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+
+
+def parse_timestamps(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn text columns whose every value is an ISO 8601 time into UTC timestamps.
+
+    CSV has no time type; without this a timestamp written by pandas would come back as
+    text, and the same data would get another schema from CSV than from Parquet.
+    """
+    for name in frame.columns:
+        column = frame[name]
+        if not pd.api.types.is_string_dtype(column.dtype):
+            continue
+        values = column.dropna()
+        if values.empty or not values.head(20).str.match(_ISO_TIME).all():
+            continue
+        if not values.str.match(_ISO_TIME).all():
+            continue
+        try:
+            frame[name] = pd.to_datetime(column, utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            continue
+    return frame
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
