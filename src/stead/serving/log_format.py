@@ -1,0 +1,282 @@
+"""The prediction log's Parquet layout: one row per prediction, inputs as columns.
+
+Layout on disk::
+
+    <log dir>/endpoint=<name>/date=YYYY-MM-DD/part-<id>.parquet
+
+Each file holds one batch of one endpoint and one UTC day. Columns:
+
+- the record's scalar fields: ``request_id``, ``timestamp`` (microseconds, UTC),
+  ``revision``, ``model_version``, ``role``, ``feature_set_version``, ``snapshot``,
+  ``latency_ms``, ``error``, ``entity_key``. ``endpoint`` and the date are in the path
+  (Hive partitioning), not repeated in the file.
+- one column per input field, ``inputs.<name>`` (the name verbatim), typed from its
+  values: bool, int64, float64 (ints and floats mixed), string; anything else (nested
+  values, mixed kinds) is stored as JSON text.
+- one column per output, ``outputs.<key>``; a dict-valued output is spread one level
+  further, ``outputs.probabilities.<class>``, so the score of a class is a float column.
+- explanations likewise, ``explanation.<feature>`` (or ``explanation.<key>.<feature>``).
+
+Why flattened columns rather than one JSON text column for inputs and outputs: the log
+is written once and read by monitors over and over. Drift of one feature over a window
+then reads one compressed column of numbers (Parquet is columnar) instead of parsing
+every row's whole JSON document; a schema check reads the types from the file footers
+without touching the data; a latency p50/p99 reads ``latency_ms`` alone. Different
+model versions may log different inputs: absent columns read back as nulls, and the
+reader unifies column types across files (int64 and float64 become float64; anything
+irreconcilable becomes text).
+
+A null input and an absent input both read back as null: the log does not distinguish
+them, and :func:`decode` omits them from the rebuilt dictionaries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from stead.serving.record import PredictionRecord
+from stead.serving.sanitize import NO_PII, Sanitizer
+
+FORMAT_VERSION = "1"
+INPUTS = "inputs."
+OUTPUTS = "outputs."
+EXPLANATION = "explanation."
+PREFIXES = (INPUTS, OUTPUTS, EXPLANATION)
+PART_PREFIX = "part-"
+PART_SUFFIX = ".parquet"
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+BASE_SCHEMA = pa.schema(
+    [
+        ("request_id", pa.string()),
+        ("timestamp", TIMESTAMP),
+        ("revision", pa.int64()),
+        ("model_version", pa.string()),
+        ("role", pa.string()),
+        ("feature_set_version", pa.string()),
+        ("snapshot", pa.string()),
+        ("latency_ms", pa.float64()),
+        ("error", pa.string()),
+        ("entity_key", pa.string()),
+    ]
+)
+METADATA = {b"stead.prediction_log.format": FORMAT_VERSION.encode()}
+
+_BOOL = frozenset({bool, np.bool_})
+_INT = frozenset({int, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32})
+_NUMBER = _INT | {float, np.float16, np.float32, np.float64}
+
+
+def partition_dir(directory: Path, endpoint: str, day: date) -> Path:
+    """Where the files of one endpoint and one UTC day live."""
+    return directory / f"endpoint={endpoint}" / f"date={day.isoformat()}"
+
+
+def encode(records: Sequence[PredictionRecord], sanitizer: Sanitizer = NO_PII) -> pa.Table:
+    """Records (of one partition) as one Arrow table in the layout above, PII sanitized."""
+    errors = [r.error for r in records]
+    entity_keys = [r.entity_key for r in records]
+    if sanitizer.active:
+        errors = [
+            e if e is None else _redact(r, e, sanitizer)
+            for r, e in zip(records, errors, strict=True)
+        ]
+        entity_keys = [sanitizer.entity_key(k) for k in entity_keys]
+    names = list(BASE_SCHEMA.names)
+    arrays: list[pa.Array] = [
+        pa.array([r.request_id for r in records], pa.string()),
+        pa.array([r.timestamp for r in records], TIMESTAMP),
+        pa.array([r.revision for r in records], pa.int64()),
+        pa.array([r.model_version for r in records], pa.string()),
+        pa.array([r.role for r in records], pa.string()),
+        pa.array([r.feature_set_version for r in records], pa.string()),
+        pa.array([r.snapshot for r in records], pa.string()),
+        pa.array([r.latency_ms for r in records], pa.float64()),
+        pa.array(errors, pa.string()),
+        pa.array(entity_keys, pa.string()),
+    ]
+    groups = (
+        (INPUTS, [r.inputs for r in records], False),
+        (OUTPUTS, [r.outputs for r in records], True),
+        (EXPLANATION, [r.explanation for r in records], True),
+    )
+    for prefix, dicts, nested in groups:
+        for name, array in columns_of(dicts, nested=nested):
+            if prefix == INPUTS and sanitizer.is_pii(name):
+                hashed = sanitizer.column(array.to_pylist())
+                if hashed is None:
+                    continue
+                array = pa.array(hashed, pa.string())
+            names.append(prefix + name)
+            arrays.append(array)
+    return pa.Table.from_arrays(arrays, names=names).replace_schema_metadata(METADATA)
+
+
+def _redact(record: PredictionRecord, error: str, sanitizer: Sanitizer) -> str:
+    raw = [v for k, v in record.inputs.items() if sanitizer.is_pii(str(k))]
+    if sanitizer.entity_key_is_pii:
+        raw.append(record.entity_key)
+    return sanitizer.redact(error, raw)
+
+
+def columns_of(
+    dicts: Sequence[dict[str, Any] | None], *, nested: bool
+) -> list[tuple[str, pa.Array]]:
+    """Row dicts as typed columns; a key missing from a row is null there.
+
+    ``nested`` spreads dict values one level (``probabilities.yes``); deeper values,
+    lists and values of mixed kinds are stored as JSON text.
+    """
+    if not any(dicts):
+        return []
+    try:
+        # Arrow transposes and types the whole batch in C; it refuses mixed kinds,
+        # non-text keys and huge ints, which the Python path below handles.
+        struct = pa.array(dicts)
+    except (pa.ArrowException, OverflowError):
+        struct = None
+    if struct is not None and pa.types.is_struct(struct.type):
+        return _spread(struct, nested=nested)
+    columns = _gather(dicts, len(dicts), nested=nested)
+    return [(name, _array(values)) for name, values in columns.items()]
+
+
+def _spread(struct: pa.StructArray, *, nested: bool) -> list[tuple[str, pa.Array]]:
+    columns: list[tuple[str, pa.Array]] = []
+    # flatten() folds the null rows (a record without outputs) into every child.
+    for field, child in zip(struct.type, struct.flatten(), strict=True):
+        if pa.types.is_struct(child.type) and nested:
+            columns.extend((f"{field.name}.{sub}", a) for sub, a in _spread(child, nested=False))
+        else:
+            columns.append((field.name, _normalize(child)))
+    return columns
+
+
+def _normalize(array: pa.Array) -> pa.Array:
+    # The kinds the Python path produces, so files agree whichever path wrote them.
+    kind = array.type
+    try:
+        if pa.types.is_integer(kind):
+            return array if kind == pa.int64() else array.cast(pa.int64())
+        if pa.types.is_floating(kind):
+            return array if kind == pa.float64() else array.cast(pa.float64())
+    except pa.ArrowException:
+        pass  # e.g. a uint64 beyond int64
+    if kind in (pa.bool_(), pa.string(), pa.null()):
+        return array
+    return pa.array([None if v is None else _json(v) for v in array.to_pylist()], pa.string())
+
+
+def _gather(
+    dicts: Sequence[dict[str, Any] | None], n: int, *, nested: bool
+) -> dict[str, list[Any]]:
+    columns: dict[str, list[Any]] = {}
+    for i, row in enumerate(dicts):
+        if not row:
+            continue
+        for key, value in row.items():
+            if nested and type(value) is dict:
+                for sub, sub_value in value.items():
+                    _set(columns, f"{_name(key)}.{_name(sub)}", n, i, sub_value)
+            else:
+                _set(columns, _name(key), n, i, value)
+    return columns
+
+
+def _set(columns: dict[str, list[Any]], name: str, n: int, i: int, value: Any) -> None:
+    column = columns.get(name)
+    if column is None:
+        column = columns[name] = [None] * n
+    column[i] = value
+
+
+def _name(key: Any) -> str:
+    return key if type(key) is str else str(key)
+
+
+def _array(values: list[Any]) -> pa.Array:
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    try:
+        if not kinds:
+            return pa.nulls(len(values))
+        if kinds <= _BOOL:
+            return pa.array(values, pa.bool_())
+        if kinds <= _INT:
+            return pa.array(values, pa.int64())
+        if kinds <= _NUMBER:
+            return pa.array(values, pa.float64())
+        if kinds == {str}:
+            return pa.array(values, pa.string())
+    except (OverflowError, pa.ArrowException):
+        pass  # e.g. an int beyond int64: keep it exactly, as text
+    return pa.array([v if v is None or type(v) is str else _json(v) for v in values], pa.string())
+
+
+def _json(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def decode(table: pa.Table, *, endpoint: str | None = None) -> list[PredictionRecord]:
+    """Rebuild records from a table read from the log (with or without ``endpoint``).
+
+    Nulls are omitted from ``inputs``, ``outputs`` and ``explanation``; dict-valued
+    outputs come back with text keys (``{"probabilities": {"1": 0.8}}`` for class 1).
+    """
+    if endpoint is None and "endpoint" not in table.column_names:
+        raise ValueError("decode needs the endpoint: the table has no 'endpoint' column")
+    records = []
+    for row in table.to_pylist():
+        groups: dict[str, dict[str, Any]] = {INPUTS: {}, OUTPUTS: {}, EXPLANATION: {}}
+        fields: dict[str, Any] = {}
+        for name, value in row.items():
+            prefix = _prefix_of(name)
+            if prefix is None:
+                fields[name] = value
+            elif value is not None:
+                key = name[len(prefix) :]
+                if prefix == INPUTS or "." not in key:
+                    groups[prefix][key] = value
+                else:
+                    outer, inner = key.split(".", 1)
+                    groups[prefix].setdefault(outer, {})[inner] = value
+        records.append(
+            PredictionRecord(
+                request_id=fields["request_id"],
+                timestamp=fields["timestamp"],
+                endpoint=str(fields.get("endpoint") or endpoint),
+                revision=fields.get("revision"),
+                model_version=fields["model_version"],
+                role=fields["role"],
+                feature_set_version=fields.get("feature_set_version"),
+                snapshot=fields.get("snapshot"),
+                inputs=groups[INPUTS],
+                outputs=groups[OUTPUTS],
+                latency_ms=fields["latency_ms"],
+                error=fields.get("error"),
+                entity_key=fields.get("entity_key"),
+                explanation=groups[EXPLANATION] or None,
+            )
+        )
+    return records
+
+
+def _prefix_of(name: str) -> str | None:
+    for prefix in PREFIXES:
+        if name.startswith(prefix):
+            return prefix
+    return None
+
+
+def is_part_file(name: str) -> bool:
+    """A finished data file (temporary files start with a dot and are never read)."""
+    return name.startswith(PART_PREFIX) and name.endswith(PART_SUFFIX)
