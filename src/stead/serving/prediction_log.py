@@ -47,6 +47,7 @@ import pyarrow.parquet as pq
 
 from stead.core.errors import SteadError, UsageError
 from stead.core.ids import new_id
+from stead.serving.durable import make_dirs, write_atomically
 from stead.serving.log_format import PART_PREFIX, PART_SUFFIX, encode, partition_dir
 from stead.serving.record import PredictionRecord
 from stead.serving.sanitize import NO_PII, Sanitizer
@@ -477,43 +478,19 @@ class PredictionLog:
             self._progress.notify_all()
 
     def _write_file(self, directory: Path, table: pa.Table) -> None:
-        self._make_dirs(directory)
-        name = f"{PART_PREFIX}{new_id()}{PART_SUFFIX}"
-        # Hidden temporary name: readers (ours and pyarrow's discovery) skip dot files.
-        tmp = directory / f".{name}.tmp"
         try:
-            pq.write_table(table, tmp, compression=self._compression)
-            _fsync_path(tmp)
-            os.replace(tmp, directory / name)
-            _fsync_path(directory)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
+            if directory not in self._known_dirs:
+                make_dirs(directory)
+                self._known_dirs.add(directory)
+            path = directory / f"{PART_PREFIX}{new_id()}{PART_SUFFIX}"
+            write_atomically(
+                path, lambda tmp: pq.write_table(table, tmp, compression=self._compression)
+            )
+        except OSError:
             # The directory may have been removed (retention): check it again next time.
             self._known_dirs.discard(directory)
             raise
 
-    def _make_dirs(self, directory: Path) -> None:
-        if directory in self._known_dirs:
-            return
-        missing = []
-        path = directory
-        while not path.is_dir():
-            missing.append(path)
-            path = path.parent
-        for path in reversed(missing):
-            path.mkdir(exist_ok=True)
-            # A new directory entry is durable only once its parent is fsync'd.
-            _fsync_path(path.parent)
-        self._known_dirs.add(directory)
-
 
 def _n(records: list[PredictionRecord], key: PartitionKey) -> tuple[int, str]:
     return len(records), f"endpoint={key[0]}/date={key[1].isoformat()}"
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
