@@ -1,7 +1,8 @@
 """Serving: putting registered models in front of traffic, and logging every prediction.
 
 The prediction log so far: :class:`PredictionRecord` (one prediction),
-:class:`PredictionLog` (the background writer), :func:`read_predictions` (the reader).
+:class:`PredictionLog` (the background writer), :func:`read_predictions` (the reader) and
+:class:`PredictionService` (``ws.predictions``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from stead.serving.log_reader import (
     read_predictions,
 )
 from stead.serving.prediction_log import LogStats, PredictionLog, PredictionLogError
+from stead.serving.predictions import PredictionService
 from stead.serving.record import PredictionRecord
 from stead.serving.sanitize import Sanitizer
 
@@ -20,6 +22,7 @@ __all__ = [
     "PredictionLog",
     "PredictionLogError",
     "PredictionRecord",
+    "PredictionService",
     "Sanitizer",
     "read_prediction_records",
     "read_prediction_table",

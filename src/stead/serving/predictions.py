@@ -1,0 +1,97 @@
+"""``ws.predictions``: open the prediction log the server writes to, and read it back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from stead.serving.log_reader import TimeBound, read_prediction_records, read_predictions
+from stead.serving.prediction_log import Mode, PredictionLog
+from stead.serving.record import PredictionRecord
+from stead.serving.sanitize import Sanitizer, load_or_create_key
+from stead.serving.settings import PredictionLogSettings, serving_settings
+
+if TYPE_CHECKING:
+    from stead.core.context import Context
+
+
+class PredictionService:
+    """The prediction log of a workspace, configured by ``[serving.log]``.
+
+    Args:
+        context: the open workspace.
+    """
+
+    def __init__(self, context: Context) -> None:
+        self._ctx = context
+
+    @cached_property
+    def settings(self) -> PredictionLogSettings:
+        return serving_settings(self._ctx.settings).log
+
+    @property
+    def directory(self) -> Path:
+        """The log root (``[serving.log] dir``, under the state directory by default)."""
+        return self._ctx.settings.resolve_path(self.settings.dir)
+
+    def sanitizer(self, pii_columns: Iterable[str] = ()) -> Sanitizer:
+        """The PII policy: ``[columns] pii`` plus ``pii_columns``, hashed or dropped.
+
+        The hash key is read, or created with mode 0600, only when something is hashed.
+
+        Raises:
+            SettingsError: the key file is unsafe or unreadable.
+        """
+        roles = self._ctx.settings.columns
+        pii = [*roles.pii, *pii_columns]
+        folded = {c.casefold() for c in pii}
+        entity_key_is_pii = roles.id is not None and roles.id.casefold() in folded
+        mode = self.settings.pii
+        key = None
+        if mode == "hash" and (pii or entity_key_is_pii):
+            key = load_or_create_key(self._ctx.settings.resolve_path(self.settings.pii_key_path))
+        return Sanitizer(pii, mode=mode, key=key, entity_key_is_pii=entity_key_is_pii)
+
+    def open_log(
+        self, *, mode: Mode | None = None, pii_columns: Iterable[str] = ()
+    ) -> PredictionLog:
+        """Start a writer on the workspace's log; the server calls this once per worker.
+
+        Args:
+            mode: overrides ``[serving.log] mode``.
+            pii_columns: PII columns beyond ``[columns] pii`` (e.g. from a contract).
+
+        Raises:
+            SettingsError: the PII key file is unsafe or unreadable.
+        """
+        s = self.settings
+        return PredictionLog(
+            self.directory,
+            mode=mode or s.mode,
+            batch_size=s.batch_size,
+            flush_interval=s.flush_interval,
+            capacity=s.capacity,
+            full_timeout=s.full_timeout,
+            sanitizer=self.sanitizer(pii_columns),
+        )
+
+    def read(
+        self,
+        endpoint: str,
+        since: TimeBound = None,
+        until: TimeBound = None,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The predictions of ``endpoint`` in ``[since, until)``; see :func:`read_predictions`."""
+        return read_predictions(self.directory, endpoint, since, until, columns=columns)
+
+    def records(
+        self, endpoint: str, since: TimeBound = None, until: TimeBound = None
+    ) -> list[PredictionRecord]:
+        """The same window as PredictionRecords, in time order."""
+        return read_prediction_records(self.directory, endpoint, since, until)
