@@ -51,6 +51,7 @@ EXPLANATION = "explanation."
 PREFIXES = (INPUTS, OUTPUTS, EXPLANATION)
 PART_PREFIX = "part-"
 PART_SUFFIX = ".parquet"
+CHUNK_ROWS = 4096
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 BASE_SCHEMA = pa.schema(
@@ -80,7 +81,26 @@ def partition_dir(directory: Path, endpoint: str, day: date) -> Path:
 
 
 def encode(records: Sequence[PredictionRecord], sanitizer: Sanitizer = NO_PII) -> pa.Table:
-    """Records (of one partition) as one Arrow table in the layout above, PII sanitized."""
+    """Records (of one partition) as one Arrow table in the layout above, PII sanitized.
+
+    Large batches are converted ``CHUNK_ROWS`` at a time: Arrow holds the GIL for the
+    whole of each conversion, and the request threads of the same process must not wait
+    for a 100,000-row one.
+    """
+    if len(records) <= CHUNK_ROWS:
+        return _encode(records, sanitizer)
+    chunks = [
+        _encode(records[i : i + CHUNK_ROWS], sanitizer) for i in range(0, len(records), CHUNK_ROWS)
+    ]
+    try:
+        return pa.concat_tables(chunks, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # A column whose kinds differ between chunks (number here, text there) is only
+        # reconciled by typing the whole batch at once.
+        return _encode(records, sanitizer)
+
+
+def _encode(records: Sequence[PredictionRecord], sanitizer: Sanitizer) -> pa.Table:
     errors = [r.error for r in records]
     entity_keys = [r.entity_key for r in records]
     if sanitizer.active:
