@@ -13,10 +13,14 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Self
 
 from stead.core.context import Context
-from stead.core.settings import SETTINGS_FILE, STATE_DIR, load_settings
+from stead.core.settings import SETTINGS_FILE, STATE_DIR, Settings, load_settings
 from stead.data.service import DatasetService
+from stead.features.service import FeatureService
+from stead.training.service import RunService
+from stead.training.settings import check_stage_settings
 
 DEFAULT_STORE_URL = "sqlite:///.stead/stead.db"
 DEFAULT_SETTINGS = """\
@@ -78,6 +82,21 @@ class Workspace(Context):
     @cached_property
     def datasets(self) -> DatasetService:
         return DatasetService(self)
+
+    @cached_property
+    def features(self) -> FeatureService:
+        return FeatureService(self)
+
+    @cached_property
+    def runs(self) -> RunService:
+        return RunService(self)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, actor: str | None = None) -> Self:
+        # Stage-owned tables ([project], [features], [training]) are checked here, so a
+        # wrong setting fails when the workspace opens rather than mid-way through a run.
+        check_stage_settings(settings)
+        return super().from_settings(settings, actor=actor)
 
     @classmethod
     def init(
