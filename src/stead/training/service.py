@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import time
-import traceback
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +11,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from stead.core.clock import utcnow
 from stead.core.errors import Conflict, NotFound, SpecError
-from stead.core.ids import new_id
 from stead.core.provenance import git_code_version
 from stead.data.service import DatasetService
 from stead.data.snapshot import DatasetSnapshot
@@ -26,9 +23,10 @@ from stead.training.compare import RunComparison, compare_runs
 from stead.training.environment import capture_environment
 from stead.training.evaluation import predictions_from_bytes
 from stead.training.execute import StepCallback, check_data, fit_and_evaluate, prepare
-from stead.training.liveness import ProcessStamp, current_process, is_alive
+from stead.training.liveness import ProcessStamp, is_alive
 from stead.training.persistence import dump_model, load_model
 from stead.training.project import Project
+from stead.training.records import record_failure, record_start, record_success
 from stead.training.reproduce import reproduce_run
 from stead.training.run import (
     RunCodeVersion,
@@ -39,7 +37,7 @@ from stead.training.run import (
 )
 from stead.training.settings import stage_settings
 from stead.training.spec import RunSpec, run_key
-from stead.training.split import eval_rows_from_bytes, split_rows
+from stead.training.split import Split, eval_rows_from_bytes, split_rows
 from stead.training.tables import RunVerificationRow, TrainingRunRow
 
 if TYPE_CHECKING:
@@ -173,7 +171,8 @@ class RunService:
                 sources_artifact=sources_artifact,
                 files=bundle.file_hashes(),
             )
-            run_id = self._record_start(
+            run_id = record_start(
+                self._ctx,
                 key=key,
                 project=project,
                 spec=spec,
@@ -202,7 +201,7 @@ class RunService:
                 )
             except BaseException as exc:
                 timings["total"] = time.perf_counter() - started
-                self._record_failure(run_id, exc, timings)
+                record_failure(self._ctx, run_id, exc, timings)
                 if isinstance(exc, Exception):
                     raise TrainingFailed(
                         f"run {run_id} failed: {type(exc).__name__}: {exc}; the run is "
@@ -218,7 +217,8 @@ class RunService:
         }
         timings["save"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
-        run = self._record_success(
+        run = record_success(
+            self._ctx,
             run_id,
             fitted_metrics=fitted.metrics,
             baseline_metrics=fitted.baseline_metrics,
@@ -249,7 +249,7 @@ class RunService:
         self,
         spec: RunSpec,
         frame: pd.DataFrame,
-        split: Any,
+        split: Split,
         features: list[str],
         snap: DatasetSnapshot,
     ) -> LeakageReport:
@@ -288,133 +288,6 @@ class RunService:
                         f"run {row.id} is training the same inputs right now (pid {row.pid} "
                         f"on {row.host}); wait for it, or pass --force to train anyway"
                     )
-
-    def _record_start(
-        self,
-        *,
-        key: str,
-        project: Project,
-        spec: RunSpec,
-        snap: DatasetSnapshot,
-        feature_set_id: str,
-        feature_set_ref: str,
-        input_columns: list[str],
-        code: RunCodeVersion,
-        environment: dict[str, Any],
-        split: dict[str, Any],
-        leakage: LeakageReport,
-        eval_rows_artifact: str,
-        forced: bool,
-        reason: str | None,
-    ) -> str:
-        process = current_process()
-        run_id = new_id("run")
-        with self._ctx.store.change("run.start", f"run:{run_id}", reason=reason) as change:
-            change.session.add(
-                TrainingRunRow(
-                    id=run_id,
-                    status="running",
-                    key=key,
-                    project=project.name,
-                    spec=spec.to_dict(),
-                    seed=spec.seed,
-                    snapshot_id=snap.id,
-                    snapshot_ref=snap.ref,
-                    feature_set_id=feature_set_id,
-                    feature_set_ref=feature_set_ref,
-                    input_columns=input_columns,
-                    output_columns=None,
-                    classes=None,
-                    code_version=code.to_dict(),
-                    environment=environment,
-                    split=split,
-                    leakage=[f.to_dict() for f in leakage.findings],
-                    metrics={},
-                    baseline_metrics={},
-                    model_artifact=None,
-                    baseline_artifact=None,
-                    predictions_artifact=None,
-                    eval_rows_artifact=eval_rows_artifact,
-                    trusted_types=[],
-                    seeded_params=[],
-                    timings={},
-                    error=None,
-                    forced=forced,
-                    host=process.host,
-                    pid=process.pid,
-                    process_start=process.started,
-                    started_at=utcnow(),
-                    created_by=change.actor,
-                )
-            )
-            change.details.update(
-                {
-                    "snapshot": snap.ref,
-                    "feature_set": feature_set_ref,
-                    "seed": spec.seed,
-                    "estimator": spec.estimator,
-                    "code": code.describe(),
-                    "forced": forced,
-                    "leakage_warnings": [f.message for f in leakage.warnings],
-                }
-            )
-        return run_id
-
-    def _record_failure(self, run_id: str, exc: BaseException, timings: dict[str, float]) -> None:
-        interrupted = not isinstance(exc, Exception)
-        tail = "".join(traceback.format_exception(exc)[-3:]).strip()
-        error = f"{type(exc).__name__}: {exc}\n{tail}"
-        status = "interrupted" if interrupted else "failed"
-        with self._ctx.store.change(
-            f"run.{'interrupt' if interrupted else 'fail'}", f"run:{run_id}"
-        ) as change:
-            row = change.session.get(TrainingRunRow, run_id)
-            assert row is not None
-            row.status = status
-            row.error = error
-            row.timings = timings
-            row.finished_at = utcnow()
-            change.details.update({"status": status, "error": f"{type(exc).__name__}: {exc}"})
-
-    def _record_success(
-        self,
-        run_id: str,
-        *,
-        fitted_metrics: dict[str, float | None],
-        baseline_metrics: dict[str, float | None],
-        artifacts: dict[str, str],
-        trusted: list[str],
-        classes: list[Any] | None,
-        output_columns: list[str] | None,
-        pinned: list[str],
-        timings: dict[str, float],
-    ) -> TrainingRun:
-        with self._ctx.store.change("run.succeed", f"run:{run_id}") as change:
-            row = change.session.get(TrainingRunRow, run_id)
-            assert row is not None
-            row.status = "succeeded"
-            row.metrics = fitted_metrics
-            row.baseline_metrics = baseline_metrics
-            row.model_artifact = artifacts["model"]
-            row.baseline_artifact = artifacts["baseline"]
-            row.predictions_artifact = artifacts["predictions"]
-            row.trusted_types = trusted
-            row.classes = classes
-            row.output_columns = output_columns
-            row.timings = {k: round(v, 6) for k, v in timings.items()}
-            row.finished_at = utcnow()
-            row.seeded_params = pinned
-            change.details.update(
-                {
-                    "metrics": fitted_metrics,
-                    "baseline_metrics": baseline_metrics,
-                    "model_artifact": artifacts["model"],
-                    "baseline_artifact": artifacts["baseline"],
-                    "predictions_hash": artifacts["predictions"],
-                }
-            )
-            run = row.to_entity()
-        return run
 
     # -- reading --------------------------------------------------------------------
 
