@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -73,8 +74,9 @@ def fail(error: SteadError, *, as_json: bool = False) -> None:
     """Report an error the stead way and exit with its code (no traceback)."""
     if as_json:
         print_json({"error": error.to_dict()})
+    # Messages name settings like "[training] seed": escape them, or rich eats them as markup.
     err_console.print(
-        f"[bold red]error[/] [dim]({error.code})[/]: {error.message}", highlight=False
+        f"[bold red]error[/] [dim]({error.code})[/]: {escape(error.message)}", highlight=False
     )
     raise typer.Exit(error.exit_code)
 
