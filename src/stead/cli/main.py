@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from stead.cli import audit, data, demo, workspace
+from stead.cli import audit, data, demo, training, workspace
 from stead.core.errors import SteadError
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 workspace.register(app)
 demo.register(app)
+training.register(app)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")
 
