@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +261,26 @@ def test_training_works_on_every_store(any_ws: Workspace) -> None:
         assert ws.runs.get(first.run.id).metrics == first.run.metrics
         ws.runs.reproduce(first.run.id)
         assert [v.verified for v in ws.runs.verifications(first.run.id)] == [True]
+
+
+def test_a_run_records_the_git_commit_and_whether_the_tree_was_dirty(
+    project: Path, pws: Workspace
+) -> None:
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(project), *args], capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    git("init", "-q")
+    git("add", "features.py", "columns.py")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "features")
+    clean = pws.runs.train().run
+    assert clean.code_version.commit == git("rev-parse", "HEAD")
+    assert clean.code_version.dirty is False
+
+    (project / "columns.py").write_text('NUMERIC = ["income"]\n')
+    dirty = pws.runs.train().run
+    assert dirty.code_version.commit == clean.code_version.commit
+    assert dirty.code_version.dirty is True
+    assert dirty.code_version.sources_hash != clean.code_version.sources_hash
