@@ -199,6 +199,12 @@ class RunService:
                 baseline_bytes, baseline_trusted = dump_model(
                     fitted.baseline, project_modules=modules, trusted_types=spec.trusted_types
                 )
+                put = self._ctx.artifacts.put_bytes
+                artifacts = {
+                    "model": put(model_bytes),
+                    "baseline": put(baseline_bytes),
+                    "predictions": put(fitted.predictions.to_bytes()),
+                }
             except BaseException as exc:
                 timings["total"] = time.perf_counter() - started
                 record_failure(self._ctx, run_id, exc, timings)
@@ -210,11 +216,6 @@ class RunService:
                     ) from exc
                 raise
         timings.update(fitted.timings)
-        artifacts = {
-            "model": self._ctx.artifacts.put_bytes(model_bytes),
-            "baseline": self._ctx.artifacts.put_bytes(baseline_bytes),
-            "predictions": self._ctx.artifacts.put_bytes(fitted.predictions.to_bytes()),
-        }
         timings["save"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
         run = record_success(
