@@ -19,6 +19,9 @@ from stead.core.context import Context
 from stead.core.settings import SETTINGS_FILE, STATE_DIR, Settings, load_settings
 from stead.data.service import DatasetService
 from stead.features.service import FeatureService
+from stead.security.access import AccessPolicy
+from stead.security.settings import check_security_settings
+from stead.security.tokens import TokenService
 from stead.training.service import RunService
 from stead.training.settings import check_stage_settings
 
@@ -52,6 +55,16 @@ key_path = ".stead/signing_key.pem"
 # target = "default"           # what the model predicts
 # pii = ["name", "email"]      # never a feature, never logged raw
 # post_prediction = []         # known only after prediction time: never a feature
+
+[teams]
+# Who belongs to which team; a model's owner is a team (or one identity).
+# risk = ["alice", "bob"]
+
+[auth]
+# Identities allowed to override gates and manage tokens.
+# admins = ["alice"]
+# Token checks on the HTTP server: "auto" = on unless it listens on loopback only.
+enabled = "auto"
 
 [data]
 # A text column with more distinct values than this is not treated as categorical.
@@ -96,7 +109,16 @@ class Workspace(Context):
         # Stage-owned tables ([project], [features], [training]) are checked here, so a
         # wrong setting fails when the workspace opens rather than mid-way through a run.
         check_stage_settings(settings)
+        check_security_settings(settings)
         return super().from_settings(settings, actor=actor)
+
+    @cached_property
+    def access(self) -> AccessPolicy:
+        return AccessPolicy(self)
+
+    @cached_property
+    def tokens(self) -> TokenService:
+        return TokenService(self)
 
     @classmethod
     def init(

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from stead.cli import audit, data, demo, training, workspace
+from stead.cli import audit, data, demo, tokens, training, workspace
 from stead.core.errors import SteadError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ demo.register(app)
 training.register(app)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")
+app.add_typer(tokens.app, name="tokens")
 
 
 def main() -> None:

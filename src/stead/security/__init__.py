@@ -1,0 +1,5 @@
+"""Who may do what: teams and ownership, roles, API tokens (and, later, retention).
+
+Security sits just above ``core``: the registry and serving both ask it whether an actor
+may act, so it may not depend on them.
+"""
