@@ -1,0 +1,92 @@
+"""``[registry]`` and ``[checklist]``: how stages move and what the readiness gate demands.
+
+::
+
+    [registry]
+    # Where the version that was in production goes when another is promoted over it:
+    # "staging" keeps it ready to promote back (rollback); "retired" ends its life.
+    replaced_production_to = "staging"
+
+    [checklist]
+    # The metric the gate compares; default per task: roc_auc (binary), f1_macro
+    # (multiclass), rmse (regression).
+    primary_metric = "roc_auc"
+    # The model must beat the fallback baseline by at least this much, in the primary
+    # metric's own units (and be strictly better when it is 0).
+    baseline_margin = 0.01
+    # A challenger may be worse than the production champion on the challenger's
+    # evaluation rows by at most this much, in the primary metric's units.
+    champion_tolerance = 0.01
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from stead.core.errors import SettingsError
+from stead.core.settings import Settings, at_least, build_dataclass
+
+# Metrics where a smaller value is better; every other metric is better when larger.
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape", "median_ae"})
+DEFAULT_PRIMARY: dict[str, str] = {
+    "binary": "roc_auc",
+    "multiclass": "f1_macro",
+    "regression": "rmse",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrySettings:
+    """``[registry]``."""
+
+    replaced_production_to: Literal["staging", "retired"] = "staging"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChecklistSettings:
+    """``[checklist]``: thresholds of the production-readiness gate."""
+
+    primary_metric: str | None = None
+    baseline_margin: float = 0.01
+    champion_tolerance: float = 0.01
+
+    def __post_init__(self) -> None:
+        at_least("baseline_margin", self.baseline_margin, 0.0)
+        at_least("champion_tolerance", self.champion_tolerance, 0.0)
+
+    def primary_for(self, task: str, available: list[str]) -> str:
+        """The metric to compare: the configured one, else the task's default when the
+        run computed it, else the run's first metric."""
+        if self.primary_metric:
+            return self.primary_metric
+        default = DEFAULT_PRIMARY.get(task)
+        if default in available or not available:
+            return default or "?"
+        return available[0]
+
+
+def _table(settings: Settings, name: str) -> dict[str, Any]:
+    table = settings.extra.get(name, {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"stead.toml: [{name}] must be a table, got {table!r}")
+    return table
+
+
+def registry_settings(settings: Settings) -> RegistrySettings:
+    parsed: RegistrySettings = build_dataclass(
+        RegistrySettings, _table(settings, "registry"), where="stead.toml [registry]"
+    )
+    return parsed
+
+
+def checklist_settings(settings: Settings) -> ChecklistSettings:
+    parsed: ChecklistSettings = build_dataclass(
+        ChecklistSettings, _table(settings, "checklist"), where="stead.toml [checklist]"
+    )
+    return parsed
+
+
+def better(metric: str, a: float, b: float) -> float:
+    """How much better ``a`` is than ``b`` in ``metric`` (negative when worse)."""
+    return (b - a) if metric in LOWER_IS_BETTER else (a - b)
