@@ -19,6 +19,8 @@ from stead.core.context import Context
 from stead.core.settings import SETTINGS_FILE, STATE_DIR, Settings, load_settings
 from stead.data.service import DatasetService
 from stead.features.service import FeatureService
+from stead.registry.service import ModelRegistry
+from stead.registry.signing import create_key
 from stead.security.access import AccessPolicy
 from stead.security.settings import check_security_settings
 from stead.security.tokens import TokenService
@@ -104,6 +106,10 @@ class Workspace(Context):
     def runs(self) -> RunService:
         return RunService(self)
 
+    @cached_property
+    def models(self) -> ModelRegistry:
+        return ModelRegistry(self)
+
     @classmethod
     def from_settings(cls, settings: Settings, *, actor: str | None = None) -> Self:
         # Stage-owned tables ([project], [features], [training]) are checked here, so a
@@ -154,6 +160,8 @@ class Workspace(Context):
         workspace = cls.from_settings(load_settings(root), actor=actor)
         try:
             workspace.artifacts.fs.makedirs(workspace.artifacts.root, exist_ok=True)
+            # The key that signs model manifests; 0600, never overwritten.
+            create_key(workspace.settings.resolve_path(workspace.settings.signing.key_path))
             with workspace.store.change("workspace.create", f"workspace:{root.name}") as change:
                 change.details.update(
                     {"root": str(root), "store": workspace.settings.store_url.split("?")[0]}
