@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from stead.cli import audit, data, demo, tokens, training, workspace
+from stead.cli import audit, data, demo, registry, tokens, training, workspace
 from stead.core.errors import SteadError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 workspace.register(app)
 demo.register(app)
 training.register(app)
+registry.register(app)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")
 app.add_typer(tokens.app, name="tokens")
