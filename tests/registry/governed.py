@@ -1,0 +1,83 @@
+"""A governed project: the training test project plus teams, admins, monitoring and alerts,
+with two real runs trained once per session and copied into each test's directory."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from stead.workspace import Workspace
+from tests.training.projects import TRAINING, credit_frame, set_tables, write_project
+
+GOVERNANCE = {
+    "teams": {"risk-team": ["tester", "alice"], "growth": ["mallory"]},
+    "auth": {"admins": ["root"]},
+    "monitoring": {"enabled": True},
+    "alerts": {"sinks": ["log"]},
+}
+# A deliberately weak model: still far better than the prior, clearly worse than the
+# default one on the same evaluation rows (same seed, same split).
+WEAK_PARAMS = {"max_iter": 1, "max_depth": 1, "learning_rate": 0.05}
+
+
+@dataclass(frozen=True)
+class Runs:
+    good: str
+    weak: str
+
+
+@pytest.fixture(scope="session", name="registry_template")
+def _registry_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Runs]:
+    root = tmp_path_factory.mktemp("registry") / "ws"
+    Workspace.init(root, actor="tester")
+    write_project(root)
+    set_tables(root, GOVERNANCE)
+    with Workspace.open(root, actor="tester") as ws:
+        ws.datasets.snapshot(credit_frame(), name="apps")
+        good = ws.runs.train().run.id
+    set_tables(root, {"training": {**TRAINING, "params": WEAK_PARAMS}})
+    with Workspace.open(root, actor="tester") as ws:
+        weak = ws.runs.train().run.id
+    set_tables(root, {"training": TRAINING})
+    return root, Runs(good=good, weak=weak)
+
+
+@pytest.fixture(name="runs")
+def _runs(registry_template: tuple[Path, Runs]) -> Runs:
+    return registry_template[1]
+
+
+@pytest.fixture(name="reg_dir")
+def _reg_dir(registry_template: tuple[Path, Runs], tmp_path: Path) -> Path:
+    """A fresh copy of the trained workspace (a real SQLite store and artifact store)."""
+    target = tmp_path / "ws"
+    shutil.copytree(registry_template[0], target)
+    return target
+
+
+@pytest.fixture(name="reg")
+def _reg(reg_dir: Path) -> Iterator[Workspace]:
+    """The copy, opened as ``tester`` (a member of the owning team ``risk-team``)."""
+    with Workspace.open(reg_dir) as ws:
+        yield ws
+
+
+def open_as(root: Path, actor: str) -> Workspace:
+    return Workspace.open(root, actor=actor)
+
+
+def ready(ws: Workspace, run: str, name: str = "credit") -> str:
+    """Register ``run`` and reproduce it, so that its checklist can pass."""
+    ref = ws.models.register(run, name=name).version.ref
+    ws.runs.reproduce(run)
+    return ref
+
+
+def artifact_file(ws: Workspace, digest: str) -> Path:
+    path = ws.artifacts.local_path(digest)
+    assert path is not None
+    return path
