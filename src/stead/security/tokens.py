@@ -32,7 +32,7 @@ PREFIX = "stead"
 
 def role_allows(role: str, needed: Role) -> bool:
     """Whether ``role`` includes everything ``needed`` may do."""
-    return ROLES.index(role) >= ROLES.index(needed)  # type: ignore[arg-type]
+    return ROLES.index(role) >= ROLES.index(needed)
 
 
 class ApiTokenRow(Base):
