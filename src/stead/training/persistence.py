@@ -24,8 +24,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-import skops.io as sio
-
 from stead.core.errors import IntegrityError, SpecError
 
 REVIEWED_TYPES: tuple[str, ...] = (
@@ -66,6 +64,8 @@ def dump_model(
         SpecError: the model holds a type that is neither reviewed, project-local nor
             listed in ``[training] trusted_types``.
     """
+    import skops.io as sio  # ~1 s to import (it lists every scikit-learn estimator): lazily
+
     data = sio.dumps(model)
     needed = sorted(sio.get_untrusted_types(data=data))
     refused = [
@@ -97,6 +97,8 @@ def load_model(data: bytes, *, trusted_types: Collection[str], label: str) -> An
     Raises:
         IntegrityError: the artifact holds a type its run did not record.
     """
+    import skops.io as sio
+
     needed = set(sio.get_untrusted_types(data=data))
     unexpected = sorted(needed - set(trusted_types))
     if unexpected:
