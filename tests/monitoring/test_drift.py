@@ -310,3 +310,24 @@ def test_bad_settings_are_refused_when_read(settings: dict[str, float], match: s
 def test_unknown_settings_are_refused_with_the_known_ones_named() -> None:
     with pytest.raises(SettingsError, match=r"psi_threshold.*known: js_distance"):
         DriftConfig.from_dict({"psi_threshold": 0.3})
+
+
+def test_a_reference_without_values_gives_insufficient_data() -> None:
+    reference = profile_column(pd.Series([np.nan] * 100), "float", bins=20)
+
+    result = detect_column_drift(reference, pd.Series(np.arange(500.0)))
+
+    assert result.status == "insufficient_data"
+    assert "reference has no values" in (result.reason or "")
+
+
+def test_infinite_values_count_as_missing_not_as_a_shift() -> None:
+    rng = np.random.default_rng(20)
+    reference = profile_column(pd.Series(rng.normal(size=50_000)), "float", bins=20)
+    window = rng.normal(size=20_000)
+    window[:300] = np.inf
+
+    result = detect_column_drift(reference, pd.Series(window))
+
+    assert result.missing == 300
+    assert result.status == "ok"

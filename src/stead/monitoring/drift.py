@@ -138,10 +138,11 @@ def _verdict(
     config: DriftConfig,
 ) -> ColumnDrift:
     base: dict[str, Any] = {"rows": window.rows, "missing": window.missing}
-    n_ref = reference.count - reference.missing
-    if kind == "numeric" and not reference.bin_counts:
-        # Reference values that were all null or non-finite left no bins to compare with.
-        n_ref = 0
+    # The values the reference's statistics were computed from (finite ones for numbers).
+    if kind == "numeric":
+        n_ref = sum(reference.bin_counts or [])
+    else:
+        n_ref = sum((reference.level_counts or {}).values())
     if n_ref == 0:
         reason = f"the reference has no values in column {reference.name!r}"
         return ColumnDrift(reference.name, kind, "insufficient_data", **base, reason=reason)
