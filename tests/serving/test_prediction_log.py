@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -245,6 +246,14 @@ def test_async_write_failures_are_retried_until_they_succeed(tmp_path: Path) -> 
     stats = plog.close()
     assert (stats.written, stats.failed) == (5, 0)
     assert len(read_predictions(blocker, "credit")) == 5
+
+
+def test_a_day_directory_removed_under_the_writer_is_made_again(tmp_path: Path) -> None:
+    with PredictionLog(tmp_path, mode="sync") as plog:
+        plog.log(make_record(0))
+        shutil.rmtree(tmp_path / "endpoint=credit")  # e.g. retention
+        plog.log(make_record(1))
+    assert list(read_predictions(tmp_path, "credit")["request_id"]) == ["req-000001"]
 
 
 def test_logging_after_close_is_refused(tmp_path: Path) -> None:

@@ -478,18 +478,21 @@ class PredictionLog:
             self._progress.notify_all()
 
     def _write_file(self, directory: Path, table: pa.Table) -> None:
+        path = directory / f"{PART_PREFIX}{new_id()}{PART_SUFFIX}"
         try:
-            if directory not in self._known_dirs:
-                make_dirs(directory)
-                self._known_dirs.add(directory)
-            path = directory / f"{PART_PREFIX}{new_id()}{PART_SUFFIX}"
-            write_atomically(
-                path, lambda tmp: pq.write_table(table, tmp, compression=self._compression)
-            )
-        except OSError:
-            # The directory may have been removed (retention): check it again next time.
+            self._write_into(directory, path, table)
+        except FileNotFoundError:
+            # The directory was removed under us (retention): make it again, once.
             self._known_dirs.discard(directory)
-            raise
+            self._write_into(directory, path, table)
+
+    def _write_into(self, directory: Path, path: Path, table: pa.Table) -> None:
+        if directory not in self._known_dirs:
+            make_dirs(directory)
+            self._known_dirs.add(directory)
+        write_atomically(
+            path, lambda tmp: pq.write_table(table, tmp, compression=self._compression)
+        )
 
 
 def _n(records: list[PredictionRecord], key: PartitionKey) -> tuple[int, str]:
