@@ -39,6 +39,11 @@ Run (from the repository root)::
     .venv/bin/python benchmarks/drift.py [--rows 1000000] [--repeat 3] \\
         [--evidently-python /tmp/evidently-venv/bin/python] [--evidently-rows 100000]
 
+``--noise`` instead runs the simulation behind the default thresholds
+(docs/monitoring.md): for several column shapes, reference sizes and window sizes, how
+many unshifted windows are flagged, how many shifted ones are caught, and the largest
+value each effect size reached from noise alone.
+
 ``pip install -e '.[bench]'`` installs what this script needs beyond stead's own
 dependencies (nothing for stead and the raw math; ``psutil`` is not used).
 """
@@ -332,6 +337,68 @@ def worker(name: str, data: Path, rows: int, repeat: int) -> dict[str, Any]:
     }
 
 
+# --- noise: the simulation behind the default thresholds --------------------------------
+
+
+def noise(seed: int = 1) -> None:
+    """False flags on unshifted windows and detections of shifted ones, by size."""
+    import numpy as np
+    import pandas as pd
+
+    from stead.data.profile import profile_column
+    from stead.monitoring import detect_column_drift
+
+    rng = np.random.default_rng(seed)
+
+    def zipf(k: int, reverse: bool) -> Callable[[int], Any]:
+        levels = np.array([f"L{i}" for i in range(k)])
+        shares = 1.0 / np.arange(1, k + 1)
+        if reverse:  # reorder the shares of the most frequent half
+            shares[: k // 2 + 1] = shares[: k // 2 + 1][::-1]
+        return lambda n: pd.Series(rng.choice(levels, n, p=shares / shares.sum()))
+
+    numeric: dict[str, Callable[[int, bool], Any]] = {
+        "normal": lambda n, m: rng.normal(0.5 * m, 1, n),
+        "lognormal": lambda n, m: rng.lognormal(0.5 * m, 1, n),
+        "poisson": lambda n, m: rng.poisson(2 + 0.5 * m, n).astype(float),
+        "zero-inflated": lambda n, m: np.where(
+            rng.random(n) < 0.6 - 0.2 * m, 0.0, rng.exponential(1, n)
+        ),
+        "pareto(1.5)": lambda n, m: rng.pareto(1.5, n) * (1 + 0.5 * m),
+    }
+    cases: list[tuple[str, str, Callable[[int, bool], Any]]] = [
+        (name, "float", draw) for name, draw in numeric.items()
+    ]
+
+    def levels(k: int) -> Callable[[int, bool], Any]:
+        same, moved = zipf(k, False), zipf(k, True)
+        return lambda n, m: (moved if m else same)(n)
+
+    cases += [(f"{k} levels", "string", levels(k)) for k in (3, 10, 200, 500)]
+    print("| column | reference | window | unshifted flagged | shifted caught | max noise |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for name, kind, draw in cases:
+        for n_ref in (5_000, 1_000_000):
+            reference = profile_column(pd.Series(draw(n_ref, False)), kind, bins=BINS)
+            for n in (100, 1_000, 10_000, 100_000, 1_000_000):
+                reps = 20 if n <= 10_000 else 2
+                flagged, worst = 0, dict[str, float]()
+                for _ in range(reps):
+                    result = detect_column_drift(reference, pd.Series(draw(n, False)))
+                    flagged += result.drifted
+                    for stat in result.statistics:
+                        if stat.p_value is None and stat.value is not None:
+                            worst[stat.name] = max(worst.get(stat.name, 0.0), stat.value)
+                caught = sum(
+                    detect_column_drift(reference, pd.Series(draw(n, True))).drifted
+                    for _ in range(3)
+                )
+                noisiest = ", ".join(f"{k} {v:.3f}" for k, v in worst.items())
+                print(
+                    f"| {name} | {n_ref:,} | {n:,} | {flagged}/{reps} | {caught}/3 | {noisiest} |"
+                )
+
+
 # --- driver -----------------------------------------------------------------------------
 
 
@@ -389,8 +456,13 @@ def main() -> None:
     parser.add_argument("--evidently-rows", type=int, default=100_000)
     parser.add_argument("--evidently-repeat", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--noise", action="store_true", help="run the threshold simulation")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+
+    if args.noise:
+        noise()
+        return
 
     if args.worker:
         print(json.dumps(worker(args.worker, args.data, args.rows, args.repeat)))
