@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stead.data.distribution import QUANTILE_GRID, bin_counts, quantile_edges
+from stead.data.distribution import QUANTILE_GRID
 from stead.data.schema import Schema
 
 # Categorical columns keep at most this many level counts; the rest are summed as other.
@@ -85,27 +85,40 @@ def profile_column(column: pd.Series, kind: str, *, bins: int) -> ColumnProfile:
         "kind": kind,
         "count": count,
         "missing": missing,
-        "unique": int(values.nunique()),
+        "unique": 0,
     }
     if kind in ("int", "float"):
         array = values.to_numpy(dtype=np.float64)
-        array = array[np.isfinite(array)]
-        if array.size == 0:
+        # One sort serves every statistic: quantiles are read off by position, bin counts
+        # by binary search of the edges, distinct values by adjacent differences.
+        ordered = np.sort(array[np.isfinite(array)])
+        if ordered.size == 0:
             return ColumnProfile(**base)
-        edges = quantile_edges(array, bins)
+        base["unique"] = int(np.count_nonzero(np.diff(ordered)) + 1)
+        edges = np.unique(sorted_quantiles(ordered, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+        below = np.searchsorted(ordered, edges, side="right")
         return ColumnProfile(
             **base,
-            mean=float(array.mean()),
-            std=float(array.std()),
-            min=float(array.min()),
-            max=float(array.max()),
-            quantiles=[float(v) for v in np.quantile(array, QUANTILE_GRID)],
+            mean=float(ordered.mean()),
+            std=float(ordered.std()),
+            min=float(ordered[0]),
+            max=float(ordered[-1]),
+            quantiles=[float(v) for v in sorted_quantiles(ordered, QUANTILE_GRID)],
             bin_edges=[float(e) for e in edges],
-            bin_counts=[int(n) for n in bin_counts(array, edges)],
+            bin_counts=[int(n) for n in np.diff(below, prepend=0, append=ordered.size)],
         )
+    base["unique"] = int(values.nunique())
     if kind in ("string", "bool"):
         return ColumnProfile(**base, level_counts=level_counts(values))
     return ColumnProfile(**base)
+
+
+def sorted_quantiles(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Quantiles of an already sorted array (numpy's default "linear" method)."""
+    position = q * (ordered.size - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, ordered.size - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def level_counts(values: pd.Series, *, limit: int = MAX_PROFILE_LEVELS) -> dict[str, int]:
