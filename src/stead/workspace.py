@@ -24,6 +24,7 @@ from stead.registry.signing import create_key
 from stead.security.access import AccessPolicy
 from stead.security.settings import check_security_settings
 from stead.security.tokens import TokenService
+from stead.serving.explain import ExplanationService
 from stead.training.service import RunService
 from stead.training.settings import check_stage_settings
 
@@ -125,6 +126,10 @@ class Workspace(Context):
     @cached_property
     def tokens(self) -> TokenService:
         return TokenService(self)
+
+    @cached_property
+    def explanations(self) -> ExplanationService:
+        return ExplanationService(self)
 
     @classmethod
     def init(
