@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from stead.cli import audit, data, demo, registry, tokens, training, workspace
+from stead.cli import audit, data, demo, predictions, registry, tokens, training, workspace
 from stead.core.errors import SteadError
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ registry.register(app)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(predictions.app, name="predictions")
 
 
 def main() -> None:
