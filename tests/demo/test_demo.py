@@ -31,7 +31,9 @@ def test_make_demo_story_runs_as_a_real_command(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     facts = json.loads(done.stdout)["facts"]
     assert facts["audit_ok"] is True
-    assert "unseen_category" in facts["contract_violations"]
+    assert facts["leakage_caught"] is True
+    assert facts["gate_failed_first"] is True
+    assert facts["train_auc"] > facts["baseline_auc"]
     with Workspace.open(tmp_path / "demo") as ws:
         assert ws.datasets.get(facts["snapshot"]).schema.with_role("pii") == ["name", "email"]
         assert ws.audit.verify().ok

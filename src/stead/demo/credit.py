@@ -86,15 +86,18 @@ def _month(month: int, n: int, rng: np.random.Generator, start: datetime) -> pd.
     z_loan = (np.log(loan_amount) - np.log(14_000)) / 0.6
     # Concept drift: after a change in lending policy, debt ratio stops predicting default
     # while the loan term starts to, so the trained model's ranking degrades.
-    debt_effect = 0.1 if drifted else 1.1
+    debt_effect = 0.1 if drifted else 0.8
+    debt_cliff = 0.2 if drifted else 1.6  # risk jumps once debt passes half of income
     term_effect = 1.2 if drifted else 0.2
     logit = (
-        -2.1
+        -2.6
         + debt_effect * z_debt
+        + debt_cliff * (debt_ratio > 0.5)
         - 0.55 * z_income
         + 0.25 * z_loan
+        + 0.6 * z_loan * (z_income < -0.5)  # big loans hurt only the low earners
         - 0.06 * employment_years
-        - 0.012 * (age - 41)
+        + 0.7 * ((age - 41) / 12) ** 2  # the youngest and the oldest default more
         - 0.03 * credit_history_years
         + 0.08 * (open_accounts - 3.5)
         + np.where(channel == "partner", 0.35, 0.0)
