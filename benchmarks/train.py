@@ -22,6 +22,12 @@ interleaved so that they share the machine's conditions; medians are reported:
 The direct pipeline's evaluation predictions are checked to be bit-identical to the ones
 stead records, so both sides do the same modelling work.
 
+On a shared machine other processes make single timings swing several-fold (OpenMP
+threads spin when they lose their core). Before each timed step the script waits, up to
+two minutes, until the CPUs have been at least 85 % idle for half a second (Linux
+``/proc/stat``), and it reports the best time beside the median and the work each side
+does *around* the same fit, paired within each repeat, which noise barely touches.
+
 Goal (issue 3): stead adds under 10 % plus a fixed cost under 2 s, i.e.
 ``stead - direct < 0.10 × direct + 2 s``.
 
@@ -118,6 +124,28 @@ def write_workspace(root: Path, features: int) -> None:
         """
     )
     settings.write_text(text)
+
+
+def cpu_idle(window: float = 0.5) -> float:
+    """The fraction of CPU time spent idle over ``window`` seconds (1.0 off Linux)."""
+
+    def sample() -> tuple[int, int]:
+        try:
+            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        except OSError:
+            return 0, 0
+        return fields[3] + fields[4], sum(fields)
+
+    idle0, total0 = sample()
+    time.sleep(window)
+    idle1, total1 = sample()
+    return 1.0 if total1 == total0 else (idle1 - idle0) / (total1 - total0)
+
+
+def wait_for_quiet(threshold: float = 0.85, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while cpu_idle() < threshold and time.monotonic() < deadline:
+        pass
 
 
 def direct(frame: pd.DataFrame, features: int) -> tuple[float, float, np.ndarray]:
@@ -221,13 +249,17 @@ def main() -> None:
             same = np.array_equal(proba.view(np.uint64), recorded.view(np.uint64))
             for i in range(args.repeat):
                 print(f"repeat {i + 1}/{args.repeat} ...", file=sys.stderr, flush=True)
+                wait_for_quiet()
                 seconds, fit, _ = direct(frame, args.features)
                 times["direct"].append(seconds)
                 direct_fit.append(fit)
+                wait_for_quiet()
                 seconds, timings, _ = stead_api(ws)
                 times["api"].append(seconds)
                 phases.append(timings)
+                wait_for_quiet()
                 times["script"].append(direct_script(data, args.features, env))
+                wait_for_quiet()
                 times["cli"].append(stead_cli(root, env))
         report(args, times, direct_fit, phases, same)
 
@@ -247,7 +279,11 @@ def report(
         f"threads: {args.threads or 'library default'}"
     )
     print(f"direct pipeline predictions bit-identical to stead's recorded ones: {same}\n")
-    print(f"{'contender':<24}{'median s':>10}{'overhead s':>12}{'overhead %':>12}{'goal':>8}")
+    best = {k: min(v) for k, v in times.items()}
+    print(
+        f"{'contender':<24}{'median s':>9}{'+ s':>8}{'+ %':>8}{'goal':>8}"
+        f"{'best s':>9}{'+ s':>8}{'+ %':>8}"
+    )
     rows = [
         ("sklearn direct", "direct", None),
         ("stead ws.runs.train", "api", "direct"),
@@ -255,14 +291,16 @@ def report(
         ("stead train (CLI)", "cli", "script"),
     ]
     for label, key, against in rows:
-        value = median[key]
         if against is None:
-            print(f"{label:<24}{value:>10.2f}")
+            print(f"{label:<24}{median[key]:>9.2f}{'':>24}{best[key]:>9.2f}")
             continue
-        base = median[against]
-        extra = value - base
-        goal = "met" if extra < 0.10 * base + 2.0 else "MISSED"
-        print(f"{label:<24}{value:>10.2f}{extra:>12.2f}{100 * extra / base:>11.1f}%{goal:>8}")
+        extra = median[key] - median[against]
+        goal = "met" if extra < 0.10 * median[against] + 2.0 else "MISSED"
+        extra_best = best[key] - best[against]
+        print(
+            f"{label:<24}{median[key]:>9.2f}{extra:>8.2f}{100 * extra / median[against]:>7.1f}%"
+            f"{goal:>8}{best[key]:>9.2f}{extra_best:>8.2f}{100 * extra_best / best[against]:>7.1f}%"
+        )
     keys = sorted({k for p in phases for k in p})
     phase_medians: dict[str, Any] = {
         k: statistics.median(p.get(k, 0.0) for p in phases) for k in keys
