@@ -24,7 +24,9 @@ from stead.registry.signing import create_key
 from stead.security.access import AccessPolicy
 from stead.security.settings import check_security_settings
 from stead.security.tokens import TokenService
+from stead.serving.endpoints import EndpointService
 from stead.serving.explain import ExplanationService
+from stead.serving.predictions import PredictionService
 from stead.training.service import RunService
 from stead.training.settings import check_stage_settings
 
@@ -110,6 +112,14 @@ class Workspace(Context):
     @cached_property
     def models(self) -> ModelRegistry:
         return ModelRegistry(self)
+
+    @cached_property
+    def endpoints(self) -> EndpointService:
+        return EndpointService(self, self.models)
+
+    @cached_property
+    def predictions(self) -> PredictionService:
+        return PredictionService(self)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, actor: str | None = None) -> Self:

@@ -7,6 +7,11 @@ as for the core tables: ``[serving.log] mode`` is ``STEAD_SERVING_LOG_MODE``.
 
 Example ``stead.toml``::
 
+    [serving]
+    max_records = 1000        # records per request; more is refused with 413
+    latency_budget = 0.5      # seconds; slower answers come from the fallback (0: never)
+    default_endpoint = "credit"   # what POST /invocations (MLflow's format) serves
+
     [serving.log]
     mode = "async"            # or "sync": a response waits until its record is on disk
     flush_interval = 1.0      # seconds; bounds what a crash can lose in async mode
@@ -24,7 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from stead.core.errors import SettingsError
-from stead.core.settings import SETTINGS_FILE, STATE_DIR, Settings, at_least, build_dataclass
+from stead.core.settings import (
+    SETTINGS_FILE,
+    STATE_DIR,
+    Settings,
+    at_least,
+    between,
+    build_dataclass,
+)
 
 ENV_PREFIX = "STEAD_SERVING"
 
@@ -61,9 +73,45 @@ class PredictionLogSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class ServingSettings:
-    """``[serving]``: the serving stage's settings (the server adds its own keys here)."""
+    """``[serving]``: the serving stage's settings: the server's, and ``[serving.log]``."""
 
     log: PredictionLogSettings = field(default_factory=PredictionLogSettings)
+    # -- the server (``stead serve``); the command's flags override these three.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    # Request limits, checked before any parsing: larger bodies get 413.
+    max_body_bytes: int = 1_048_576
+    max_records: int = 1_000
+    # Seconds the model may take for a request before the fallback answers (0: no budget).
+    latency_budget: float = 0.5
+    # Micro-batching: most rows per model call, and seconds a call waits for more
+    # requests (0: send at once, batch whatever queued while the model was busy).
+    max_batch: int = 256
+    max_wait: float = 0.0
+    # Seconds between two looks at the deployment revision counter.
+    poll_interval: float = 0.25
+    # The endpoint ``POST /invocations`` (MLflow's scoring format) serves.
+    default_endpoint: str | None = None
+    # Seconds a response stored under an Idempotency-Key is replayed.
+    idempotency_ttl: float = 86_400.0
+    # A value outside the contract's range: "error" refuses the request (422), "warn"
+    # answers and reports it. Unseen categories follow [validation] unseen_categories.
+    out_of_range: Literal["error", "warn"] = "error"
+    # A regression shadow disagrees when its value differs by more than this fraction.
+    shadow_tolerance: float = 1e-6
+
+    def __post_init__(self) -> None:
+        between("port", self.port, 0, 65_535)
+        at_least("workers", self.workers, 1)
+        at_least("max_body_bytes", self.max_body_bytes, 1_024)
+        at_least("max_records", self.max_records, 1)
+        at_least("latency_budget", self.latency_budget, 0.0)
+        at_least("max_batch", self.max_batch, 1)
+        at_least("max_wait", self.max_wait, 0.0)
+        between("poll_interval", self.poll_interval, 0.01, 1.0)
+        at_least("idempotency_ttl", self.idempotency_ttl, 0.0)
+        at_least("shadow_tolerance", self.shadow_tolerance, 0.0)
 
 
 def serving_settings(settings: Settings, env: Mapping[str, str] | None = None) -> ServingSettings:
