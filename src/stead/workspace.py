@@ -26,6 +26,7 @@ from stead.security.settings import check_security_settings
 from stead.security.tokens import TokenService
 from stead.serving.endpoints import EndpointService
 from stead.serving.explain import ExplanationService
+from stead.serving.feedback import FeedbackService
 from stead.serving.predictions import PredictionService
 from stead.training.service import RunService
 from stead.training.settings import check_stage_settings
@@ -136,6 +137,10 @@ class Workspace(Context):
     @cached_property
     def tokens(self) -> TokenService:
         return TokenService(self)
+
+    @cached_property
+    def feedback(self) -> FeedbackService:
+        return FeedbackService(self)
 
     @cached_property
     def explanations(self) -> ExplanationService:

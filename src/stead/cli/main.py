@@ -6,7 +6,17 @@ import sys
 
 import typer
 
-from stead.cli import audit, data, demo, predictions, registry, tokens, training, workspace
+from stead.cli import (
+    audit,
+    data,
+    demo,
+    feedback,
+    predictions,
+    registry,
+    tokens,
+    training,
+    workspace,
+)
 from stead.core.errors import SteadError
 
 app = typer.Typer(
@@ -25,6 +35,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(predictions.app, name="predictions")
+app.add_typer(feedback.app, name="feedback")
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from stead.registry.checklist import Checklist
 from stead.registry.lineage import LineageQuery
 from stead.registry.stages import StageMove
 from stead.registry.version import ModelVersion
+from stead.serving.request_lineage import START_DESCRIPTION, RequestLineage
 
 models_app = typer.Typer(
     help="Registered model versions: register, promote, retire, cards, history.",
@@ -280,14 +281,19 @@ def evidence(
 
 
 def lineage(
-    target: str = typer.Argument(..., help="NAME@N (a model version)."),
+    target: str = typer.Argument(..., help="NAME@N (a model version) or a request id."),
     brief: bool = typer.Option(False, "--brief", help="Only the tree, without each node's facts."),
     as_json: bool = JSON_OPTION,
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
-    """Where a model came from: run, snapshot, feature set, code version, environment."""
+    """Where a model or one prediction came from: run, data, features, code, environment."""
     with open_workspace(workspace, as_json=as_json) as ws:
-        query = LineageQuery([("NAME@N (a model version)", ws.models.lineage_start)])
+        query = LineageQuery(
+            [
+                ("NAME@N (a model version)", ws.models.lineage_start),
+                (START_DESCRIPTION, RequestLineage(ws).start),
+            ]
+        )
         tree = query(target)
     if as_json:
         print_json(tree.to_dict())

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from stead.workspace import Workspace
+from tests.conftest import Cli
+from tests.serving.served import TREES, _served_dir, _served_template, _sws, log_predictions  # noqa: F401
+from tests.training.projects import credit_frame
+
+
+def test_feedback_ingest_stores_labels_and_lists_unknown_request_ids(
+    sws: Workspace, served_dir: Path, tmp_path: Path
+) -> None:
+    ids = log_predictions(sws, TREES, credit_frame(3, seed=1))
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"request_id": [*ids, "req_missing"], "label": [1, 0, 1, 1]}).to_csv(
+        labels, index=False
+    )
+    cli = Cli(served_dir)
+
+    _, text, err = cli("feedback", "ingest", "credit", str(labels))
+    _, again, _ = cli("feedback", "ingest", "credit", str(labels), "--json")
+    cli("feedback", "ingest", "credit", str(labels), "--strict", expect=3)
+
+    assert "3 stored" in text and "req_missing" in text
+    assert "1 request id(s)" in err and "were not stored" in err
+    body = json.loads(again)
+    assert (body["stored"], body["unchanged"], body["unknown"]) == (0, 3, ["req_missing"])
