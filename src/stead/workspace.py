@@ -28,6 +28,7 @@ from stead.serving.endpoints import EndpointService
 from stead.serving.explain import ExplanationService
 from stead.serving.feedback import FeedbackService
 from stead.serving.predictions import PredictionService
+from stead.serving.scoring import ScoringService
 from stead.training.service import RunService
 from stead.training.settings import check_stage_settings
 
@@ -141,6 +142,10 @@ class Workspace(Context):
     @cached_property
     def feedback(self) -> FeedbackService:
         return FeedbackService(self)
+
+    @cached_property
+    def scoring(self) -> ScoringService:
+        return ScoringService(self)
 
     @cached_property
     def explanations(self) -> ExplanationService:

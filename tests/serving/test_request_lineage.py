@@ -143,3 +143,15 @@ def test_an_unknown_request_id_has_no_lineage(sws: Workspace) -> None:
     with pytest.raises(NotFound, match="no prediction with request id 'nope'"):
         RequestLineage(sws)("nope")
 
+
+def test_a_batch_scored_row_traces_back_to_its_model_too(sws: Workspace, tmp_path: Path) -> None:
+    batch = tmp_path / "in.parquet"
+    credit_frame(5, seed=6).to_parquet(batch)
+    outcome = sws.scoring.score(TREES, batch, tmp_path / "out.parquet")
+    request_id = f"{outcome.job_id}-000003"
+
+    tree = RequestLineage(sws)(request_id)
+
+    assert tree.kind == "prediction" and tree.facts["endpoint"] == "credit.batch"
+    assert tree.facts["revision"] == "none (batch)"
+    assert tree.children[0].id == sws.models.get(TREES).id

@@ -13,6 +13,7 @@ from stead.cli import (
     feedback,
     predictions,
     registry,
+    scoring,
     tokens,
     training,
     workspace,
@@ -31,6 +32,7 @@ workspace.register(app)
 demo.register(app)
 training.register(app)
 registry.register(app)
+scoring.register(app)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")
 app.add_typer(tokens.app, name="tokens")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 PREDICTION = "prediction"
 PROBABILITIES = "probabilities"
@@ -41,6 +42,13 @@ def predict_table(pipeline: Any, frame: pd.DataFrame, output: dict[str, Any]) ->
         return pa.table(columns)
     labels = [v.item() if isinstance(v, np.generic) else v for v in pipeline.predict(frame)]
     return pa.table({PREDICTION: pa.array(labels)})
+
+
+def score_chunk(pipeline: Any, chunk: pd.DataFrame, output: dict[str, Any]) -> pa.Table:
+    """:func:`predict_table` under one BLAS thread: a matrix product's summation order then
+    does not depend on the machine's thread count, so every engine gives the same bits."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return predict_table(pipeline, chunk, output)
 
 
 def output_dicts(table: pa.Table) -> list[dict[str, Any]]:
