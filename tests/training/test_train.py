@@ -284,3 +284,37 @@ def test_a_run_records_the_git_commit_and_whether_the_tree_was_dirty(
     assert dirty.code_version.commit == clean.code_version.commit
     assert dirty.code_version.dirty is True
     assert dirty.code_version.sources_hash != clean.code_version.sources_hash
+
+
+def test_project_functions_inside_the_pipeline_load_from_the_stored_sources(
+    ws_dir: Path,
+) -> None:
+    write_project(
+        ws_dir,
+        modules={
+            "features.py": """\
+                import numpy as np
+                from sklearn.compose import ColumnTransformer
+                from sklearn.preprocessing import FunctionTransformer
+
+
+                def log_income(X):
+                    return np.log1p(np.asarray(X, dtype=float))
+
+
+                def build():
+                    return ColumnTransformer(
+                        [("log", FunctionTransformer(log_income), ["income", "age"])]
+                    )
+                """
+        },
+    )
+    with Workspace.open(ws_dir) as ws:
+        ws.datasets.snapshot(credit_frame(), name="apps")
+        run = ws.runs.train().run
+        assert "features.log_income" in run.trusted_types
+        # The workspace's file changes later; the model keeps the function it was fitted with.
+        (ws_dir / "features.py").write_text("def build():\n    raise RuntimeError('gone')\n")
+        model = ws.runs.load_model(run)
+        proba = model.predict_proba(ws.runs.eval_frame(run))
+        assert np.array_equal(bits(proba), bits(ws.runs.eval_predictions(run)))
