@@ -1,16 +1,10 @@
 """``ws.endpoints``: deploy versions to named endpoints, canary, shadow, promote, roll back.
 
 Every change writes a new deployment revision and its audit event in one transaction
-(``endpoint.<action>``, with actor and reason). Before a version takes traffic:
-
-- its stage must allow the role: ``production`` for production, at least ``staging``
-  for a canary or a shadow;
-- its before-deployment readiness checklist must pass, unless an admin overrides with a
-  reason (audited; the overridden items are kept on the revision);
-- the actor must belong to the team that owns the endpoint's production model and the
-  deployed version (or be an admin).
-
-Refusals are audited (``endpoint.change.refused``). A rollback activates the previous
+(``endpoint.<action>``, with actor and reason). Before a version takes traffic it passes
+:class:`~stead.serving.governance.DeploymentGate`: ownership, stage and the readiness
+checklist (an admin may override the checklist with a reason; the overridden items are
+kept on the revision). Refusals are audited. A rollback activates the previous
 revision (``N - 1``, or any earlier one with ``to=``) as a new revision copying its
 policy; it skips the stage and checklist checks, which that revision passed when it was
 made, but refuses a version retired since.
@@ -19,17 +13,14 @@ made, but refuses a version retired since.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from stead.core.clock import utcnow
-from stead.core.errors import Conflict, GateFailed, NotFound, PermissionDenied, UsageError
-from stead.registry.checklist import Checklist
+from stead.core.errors import Conflict, NotFound, UsageError
 from stead.registry.version import ModelRef, ModelVersion
-from stead.security.access import AccessPolicy
-from stead.security.settings import teams
 from stead.serving.deployment import (
     Action,
     Deployment,
@@ -37,6 +28,7 @@ from stead.serving.deployment import (
     Endpoint,
     FallbackRef,
 )
+from stead.serving.governance import DeploymentGate, GateOutcome, Principal
 from stead.serving.record import check_endpoint
 from stead.serving.router import ShadowTarget, TrafficPolicy
 from stead.serving.tables import DeploymentRow, EndpointRow
@@ -45,28 +37,7 @@ if TYPE_CHECKING:
     from stead.core.context import Context
     from stead.registry.service import ModelRegistry
 
-# Which stages may take which role on an endpoint.
-STAGES_FOR: dict[str, tuple[str, ...]] = {
-    "production": ("production",),
-    "canary": ("staging", "production"),
-    "shadow": ("staging", "production"),
-}
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who changes an endpoint: an identity, the teams it acts for, whether it is an admin.
-
-    The CLI acts as the workspace actor (teams from ``[teams]``); the HTTP server as the
-    API token (its team, and admin when its role is ``admin``).
-    """
-
-    identity: str
-    teams: tuple[str, ...] = ()
-    admin: bool = False
-
-    def may_act_for(self, owner: str) -> bool:
-        return self.admin or owner == self.identity or owner in self.teams
+__all__ = ["EndpointService", "Principal"]
 
 
 class EndpointService:
@@ -80,6 +51,7 @@ class EndpointService:
     def __init__(self, context: Context, models: ModelRegistry) -> None:
         self._ctx = context
         self._models = models
+        self._gate = DeploymentGate(context, models)
 
     # -- reading --------------------------------------------------------------------
 
@@ -189,12 +161,12 @@ class EndpointService:
             PermissionDenied: the actor does not own the endpoint or the model.
         """
         name = check_endpoint(endpoint)
-        who = principal or self._principal()
+        who = principal or self._gate.principal()
         version = self._version(model)
         current = self._current(name)
-        self._check_owner(who, current, version, name)
-        self._check_stage(version, "production", name, who)
-        gate = self._gate(version, who, name, override=override, reason=reason)
+        self._gate.owner(who, current.owner if current else None, version, name)
+        self._gate.stage(version, "production", name, who)
+        gate = self._gate.checklist(version, who, name, override=override, reason=reason)
         chosen = self._fallback(fallback) if fallback else None
         base = current.active.policy if current else None
         policy = TrafficPolicy(
@@ -235,14 +207,14 @@ class EndpointService:
         """
         if not 0.0 < share <= 100.0:
             raise UsageError(f"--share {share:g}: a canary share is a percentage in (0, 100]")
-        who = principal or self._principal()
+        who = principal or self._gate.principal()
         current = self._require(endpoint)
         version = self._version(model)
         if version.ref == current.policy.production:
             raise Conflict(f"{version.ref} is already production on {endpoint}; nothing to canary")
-        self._check_owner(who, current, version, endpoint)
-        self._check_stage(version, "canary", endpoint, who)
-        gate = self._gate(version, who, endpoint, override=override, reason=reason)
+        self._gate.owner(who, current.owner if current else None, version, endpoint)
+        self._gate.stage(version, "canary", endpoint, who)
+        gate = self._gate.checklist(version, who, endpoint, override=override, reason=reason)
         policy = replace(
             current.policy,
             canary=version.ref,
@@ -268,11 +240,11 @@ class EndpointService:
         Raises:
             Conflict: there is no canary.
         """
-        who = principal or self._principal()
+        who = principal or self._gate.principal()
         current = self._require(endpoint)
         if not current.policy.canary:
             raise Conflict(f"endpoint {endpoint} has no canary")
-        self._check_owner(who, current, None, endpoint)
+        self._gate.owner(who, current.owner if current else None, None, endpoint)
         policy = replace(current.policy, canary=None, canary_share=0.0)
         return self._write(
             endpoint,
@@ -295,14 +267,14 @@ class EndpointService:
             Conflict: there is no canary, or it is not in production.
             PermissionDenied: the actor does not own the endpoint.
         """
-        who = principal or self._principal()
+        who = principal or self._gate.principal()
         current = self._require(endpoint)
         canary = current.policy.canary
         if not canary:
             raise Conflict(f"endpoint {endpoint} has no canary to promote")
         version = self._version(canary)
-        self._check_owner(who, current, version, endpoint)
-        self._check_stage(version, "production", endpoint, who)
+        self._gate.owner(who, current.owner if current else None, version, endpoint)
+        self._gate.stage(version, "production", endpoint, who)
         policy = replace(current.policy, production=version.ref, canary=None, canary_share=0.0)
         return self._write(
             endpoint,
@@ -334,16 +306,16 @@ class EndpointService:
         """
         if not 0.0 < share <= 100.0:
             raise UsageError(f"--share {share:g}: a shadow share is a percentage in (0, 100]")
-        who = principal or self._principal()
+        who = principal or self._gate.principal()
         current = self._require(endpoint)
         version = self._version(model)
         if version.ref in (current.policy.production, current.policy.canary):
             raise Conflict(
                 f"{version.ref} already answers on {endpoint}; a shadow is a version that does not"
             )
-        self._check_owner(who, current, version, endpoint)
-        self._check_stage(version, "shadow", endpoint, who)
-        gate = self._gate(version, who, endpoint, override=override, reason=reason)
+        self._gate.owner(who, current.owner if current else None, version, endpoint)
+        self._gate.stage(version, "shadow", endpoint, who)
+        gate = self._gate.checklist(version, who, endpoint, override=override, reason=reason)
         shadows = [s for s in current.policy.shadows if s.version != version.ref]
         shadows.append(ShadowTarget(version.ref, share / 100.0))
         policy = replace(current.policy, shadows=tuple(shadows))
@@ -371,14 +343,14 @@ class EndpointService:
         Raises:
             Conflict: it is not a shadow of the endpoint.
         """
-        who = principal or self._principal()
+        who = principal or self._gate.principal()
         current = self._require(endpoint)
         ref = str(ModelRef.parse(model))
         remaining = tuple(s for s in current.policy.shadows if s.version != ref)
         if len(remaining) == len(current.policy.shadows):
             shadows = ", ".join(s.version for s in current.policy.shadows) or "none"
             raise Conflict(f"{ref} is not a shadow of {endpoint} (shadows: {shadows})")
-        self._check_owner(who, current, None, endpoint)
+        self._gate.owner(who, current.owner if current else None, None, endpoint)
         policy = replace(current.policy, shadows=remaining)
         return self._write(
             endpoint,
@@ -407,9 +379,9 @@ class EndpointService:
             NotFound: no such endpoint or revision.
             PermissionDenied: the actor does not own the endpoint.
         """
-        who = principal or self._principal()
+        who = principal or self._gate.principal()
         current = self._require(endpoint)
-        self._check_owner(who, current, None, endpoint)
+        self._gate.owner(who, current.owner if current else None, None, endpoint)
         number = current.revision - 1 if to is None else to
         if number < 1:
             raise Conflict(
@@ -426,7 +398,7 @@ class EndpointService:
             ref for ref in _answering(target.policy) if self._version(ref).stage == "retired"
         ]
         if retired:
-            self._refuse(endpoint, who, "stage", f"{', '.join(retired)} retired since")
+            self._gate.refuse(endpoint, who, "stage", f"{', '.join(retired)} retired since")
             raise Conflict(
                 f"revision {number} of {endpoint} serves {', '.join(retired)}, retired since; "
                 "roll back to another revision (--to N) or deploy a version"
@@ -443,15 +415,6 @@ class EndpointService:
         )
 
     # -- helpers ----------------------------------------------------------------------
-
-    def _principal(self) -> Principal:
-        actor = self._ctx.actor
-        policy = AccessPolicy(self._ctx)
-        return Principal(
-            identity=actor,
-            teams=tuple(teams(self._ctx.settings).teams_of(actor)),
-            admin=policy.is_admin(actor),
-        )
 
     def _version(self, ref: str) -> ModelVersion:
         parsed = ModelRef.parse(ref)
@@ -477,64 +440,6 @@ class EndpointService:
         self._version(chosen.version)  # it must exist
         return chosen
 
-    def _check_owner(
-        self, who: Principal, current: Endpoint | None, version: ModelVersion | None, name: str
-    ) -> None:
-        owners = [current.owner] if current else []
-        if version is not None and version.owner not in owners:
-            owners.append(version.owner)
-        for owner in owners:
-            if who.may_act_for(owner):
-                continue
-            members = teams(self._ctx.settings).members.get(owner, [owner])
-            message = (
-                f"{who.identity!r} may not change endpoint {name}: it serves models owned by "
-                f"{owner!r}; only its members or an admin may ({', '.join(sorted(members))})"
-            )
-            self._refuse(name, who, "permission", message)
-            raise PermissionDenied(
-                message, details={"actor": who.identity, "owner": owner, "endpoint": name}
-            )
-
-    def _check_stage(self, version: ModelVersion, role: str, name: str, who: Principal) -> None:
-        allowed = STAGES_FOR[role]
-        if version.stage in allowed:
-            return
-        message = (
-            f"{version.ref} is in {version.stage}; a {role} version must be in "
-            f"{' or '.join(allowed)}"
-        )
-        hint = f"`stead models promote {version.ref} --to {allowed[0]}`"
-        self._refuse(name, who, "stage", message)
-        raise Conflict(f"{message}: {hint} first", details={"model": version.ref, "role": role})
-
-    def _gate(
-        self,
-        version: ModelVersion,
-        who: Principal,
-        name: str,
-        *,
-        override: bool,
-        reason: str | None,
-    ) -> tuple[dict[str, dict[str, str]], dict[str, builtins.list[str]]]:
-        """The version's checklist statuses, and the items an override passed."""
-        if override:
-            if not (reason or "").strip():
-                raise UsageError("an override needs a reason: pass --reason '...' (it is audited)")
-            if not who.admin:
-                message = (
-                    f"{who.identity!r} may not override the readiness checklist of "
-                    f"{version.ref}: only an admin may"
-                )
-                self._refuse(name, who, "permission", message)
-                raise PermissionDenied(message)
-        checklist = self._models.checklist(version.ref)
-        if not checklist.ready and not override:
-            self._refuse(name, who, "gate", _failing_text(checklist), model=version.ref)
-            raise _gate_failed(version, checklist, name)
-        blocking = [i.key for i in checklist.blocking]
-        return {version.ref: checklist.statuses()}, ({version.ref: blocking} if blocking else {})
-
     def _write(
         self,
         name: str,
@@ -546,7 +451,7 @@ class EndpointService:
         based_on: Endpoint | None,
         owner: str,
         restores: int | None = None,
-        gate: tuple[dict[str, dict[str, str]], dict[str, builtins.list[str]]] | None = None,
+        gate: GateOutcome | None = None,
     ) -> DeployOutcome:
         checks, overridden = gate or ({}, {})
         with self._ctx.store.change(
@@ -599,16 +504,6 @@ class EndpointService:
             )
         return DeployOutcome(deployment, based_on.active if based_on else None)
 
-    def _refuse(
-        self, name: str, who: Principal, why: str, message: str, *, model: str | None = None
-    ) -> None:
-        with self._ctx.store.change(
-            "endpoint.change.refused", f"endpoint:{name}", actor=who.identity
-        ) as change:
-            change.details.update({"refused_by": why, "message": message})
-            if model:
-                change.details["model"] = model
-
     def _entity(self, session: Any, row: EndpointRow) -> Endpoint:
         active = session.scalars(
             select(DeploymentRow).where(
@@ -629,23 +524,3 @@ def _answering(policy: TrafficPolicy) -> builtins.list[str]:
     if policy.canary:
         found.append(policy.canary)
     return found
-
-
-def _failing_text(checklist: Checklist) -> str:
-    return "; ".join(f"{i.key} ({i.status}): {i.detail}" for i in checklist.blocking)
-
-
-def _gate_failed(version: ModelVersion, checklist: Checklist, endpoint: str) -> GateFailed:
-    lines = [f"  - {i.title} [{i.key}] ({i.status}): {i.detail}" for i in checklist.blocking]
-    return GateFailed(
-        f"{version.ref} cannot be deployed to {endpoint}: {len(lines)} checklist item(s) do "
-        "not pass:\n" + "\n".join(lines) + "\nFix them and deploy again, or an admin may "
-        "deploy anyway with --override --reason '...' (audited)",
-        details={
-            "model": version.ref,
-            "endpoint": endpoint,
-            "failing": {
-                i.key: {"status": i.status, "detail": i.detail} for i in checklist.blocking
-            },
-        },
-    )

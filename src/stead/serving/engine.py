@@ -1,0 +1,550 @@
+"""The serving engine: one prediction request from records to logged answers, whatever
+protocol it came in by (native, Open Inference Protocol, MLflow).
+
+For a request to an endpoint it:
+
+1. routes each record (by entity key: the ``X-Entity-Key`` header, else the record's
+   ``[columns] id`` value, else the request id) to production or the sticky canary;
+2. checks the records against the routed version's input contract (422 before any
+   model runs);
+3. predicts through the version's micro-batcher, within ``[serving] latency_budget``;
+   when the model raises or is too slow, the fallback answers, the answer says so,
+   and both the failure and the fallback's answer are logged and counted;
+4. after the caller decides the answer is final (idempotency), logs every record and
+   mirrors the request to the shadows, off the response path; a shadow's outputs are
+   logged with production's under the same request id, with ``agrees`` saying whether
+   it gave the same prediction. Nothing a shadow does reaches the response.
+
+A request with one record has one request id. With several, record ``i`` is logged as
+``<request id>.<i>`` (and the response says so), so feedback and lineage address one
+record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stead.core.clock import utcnow
+from stead.core.errors import NotFound, SteadError, UsageError
+from stead.serving.edge import EdgeBatch
+from stead.serving.errors import NotReady, PayloadTooLarge, PredictionFailed
+from stead.serving.metrics import ServingMetrics
+from stead.serving.prediction_log import PredictionLog
+from stead.serving.record import PredictionRecord
+from stead.serving.served import ModelPool, ServedModel
+from stead.serving.settings import ServingSettings
+from stead.serving.watcher import DeploymentWatcher, LiveEndpoint
+
+log = logging.getLogger("stead.serving")
+Explainer = Callable[[ServedModel, EdgeBatch], list[dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    """What to predict: ``records`` (a list of objects) or ``columns`` (field → list)."""
+
+    endpoint: str
+    request_id: str
+    records: Sequence[Any] | None = None
+    columns: dict[str, Any] | None = None
+    entity_key: str | None = None
+    explain: bool = False
+
+    @property
+    def rows(self) -> int:
+        if self.records is not None:
+            return len(self.records)
+        return len(next(iter(self.columns.values()), [])) if self.columns else 0
+
+    def record_dicts(self) -> list[dict[str, Any]]:
+        if self.records is not None:
+            return [r if isinstance(r, dict) else {"record": r} for r in self.records]
+        assert self.columns is not None
+        names = list(self.columns)
+        return [
+            dict(zip(names, row, strict=True)) for row in zip(*self.columns.values(), strict=True)
+        ]
+
+    def field_values(self, name: str) -> list[Any] | None:
+        if self.records is not None:
+            return [r.get(name) if isinstance(r, dict) else None for r in self.records]
+        assert self.columns is not None
+        values = self.columns.get(name)
+        return values if isinstance(values, list) else None
+
+
+@dataclass
+class _Part:
+    """The records of a request one version answered."""
+
+    positions: list[int]
+    ref: str
+    role: str
+    served: ServedModel
+    batch: EdgeBatch
+    outputs: list[dict[str, Any]]
+    seconds: float
+    failure: str | None = None  # why the routed version did not answer
+    failed: ServedModel | None = None
+    failed_role: str | None = None
+    explanations: list[dict[str, float]] | None = None
+
+
+@dataclass
+class Answer:
+    """A request's answer, before it is logged (see :meth:`ServingEngine.finish`)."""
+
+    request: PredictRequest
+    revision: int
+    ids: list[str]
+    outputs: list[dict[str, Any]]
+    versions: list[str]
+    fallback: list[bool]
+    keys: list[str | None]
+    shadows: tuple[str, ...]
+    parts: list[_Part]
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    explanations: list[dict[str, float] | None] | None = None
+    timestamp: Any = None
+
+    @property
+    def model_version(self) -> str:
+        first = self.versions[0] if self.versions else ""
+        return first if all(v == first for v in self.versions) else "mixed"
+
+    @property
+    def any_fallback(self) -> bool:
+        return any(self.fallback)
+
+    def body(self) -> dict[str, Any]:
+        """The native API's response."""
+        mixed = self.model_version == "mixed"
+        several = len(self.outputs) > 1
+        predictions = []
+        for i, output in enumerate(self.outputs):
+            item = dict(output)
+            if several:
+                item["request_id"] = self.ids[i]
+            if mixed:
+                item["model_version"] = self.versions[i]
+                item["fallback"] = self.fallback[i]
+            if self.explanations is not None:
+                item["explanation"] = self.explanations[i]
+            predictions.append(item)
+        body: dict[str, Any] = {
+            "request_id": self.request.request_id,
+            "endpoint": self.request.endpoint,
+            "revision": self.revision,
+            "model_version": self.model_version,
+            "fallback": self.any_fallback,
+            "predictions": predictions,
+        }
+        if self.warnings:
+            body["warnings"] = self.warnings
+        return body
+
+
+class ServingEngine:
+    """Predicts for every endpoint a server process serves.
+
+    Args:
+        watcher: the live routing table.
+        pool: the loaded versions.
+        prediction_log: where every prediction is logged.
+        metrics: the Prometheus metrics.
+        settings: ``[serving]``.
+        id_column: ``[columns] id``, the entity key in records.
+        explainer: explains a batch with a served version (``None``: not available).
+    """
+
+    def __init__(
+        self,
+        *,
+        watcher: DeploymentWatcher,
+        pool: ModelPool,
+        prediction_log: PredictionLog,
+        metrics: ServingMetrics,
+        settings: ServingSettings,
+        id_column: str | None,
+        explainer: Explainer | None = None,
+    ) -> None:
+        self._watcher = watcher
+        self._pool = pool
+        self._log = prediction_log
+        self._metrics = metrics
+        self._settings = settings
+        self._id_column = id_column
+        self._explainer = explainer
+        self._budget = settings.latency_budget or None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def live(self, endpoint: str) -> LiveEndpoint:
+        """What ``endpoint`` serves in this process.
+
+        Raises:
+            NotReady: the server is still loading.
+            NotFound: no such endpoint is deployed.
+        """
+        found = self._watcher.table.get(endpoint)
+        if found is not None:
+            return found
+        if not self._watcher.ready:
+            raise NotReady("the server is still loading its deployments; retry in a moment")
+        problem = self._watcher.problems.get(endpoint)
+        if problem:
+            raise NotReady(f"endpoint {endpoint} is not loaded: {problem}")
+        names = ", ".join(sorted(self._watcher.table)) or "none"
+        raise NotFound(f"no endpoint named {endpoint!r} is deployed (endpoints: {names})")
+
+    # -- answering --------------------------------------------------------------------
+
+    async def predict(self, request: PredictRequest) -> Answer:
+        """Route, check, predict (with fallback) and explain; nothing is logged yet.
+
+        Raises:
+            NotFound, NotReady: no such endpoint here (yet).
+            PayloadTooLarge: more records than ``[serving] max_records``.
+            ContractViolation: the records do not satisfy the routed version's contract.
+            PredictionFailed: the model and its fallback both failed.
+        """
+        started = time.perf_counter()
+        live = self.live(request.endpoint)
+        rows = request.rows
+        if rows == 0:
+            raise UsageError("the request has no records to predict")
+        if rows > self._settings.max_records:
+            raise PayloadTooLarge(
+                f"{rows} records in one request; at most {self._settings.max_records} "
+                "([serving] max_records): split the request",
+                details={"records": rows, "max_records": self._settings.max_records},
+            )
+        if request.explain and self._explainer is None:
+            from stead.serving.errors import NotImplementedYet
+
+            raise NotImplementedYet("explanations are not available in this server")
+        keys = self._keys(request, rows)
+        groups, shadows = self._route(live, request, keys)
+        checked = []
+        for ref, role, positions in groups:
+            served = self._pool.get(ref)  # held: a switch meanwhile does not take it away
+            checked.append((served, role, positions, self._check(served, request, positions, rows)))
+        answers = [
+            self._answer(live, request, served, role, positions, batch, rows, started)
+            for served, role, positions, batch in checked
+        ]
+        parts = [await answers[0]] if len(answers) == 1 else await asyncio.gather(*answers)
+        if request.explain:
+            await self._explain(parts)
+        return self._assemble(live, request, keys, shadows, list(parts), rows)
+
+    def _keys(self, request: PredictRequest, rows: int) -> list[str | None]:
+        if request.entity_key is not None:
+            return [request.entity_key] * rows
+        if self._id_column:
+            values = request.field_values(self._id_column)
+            if values is not None:
+                return [None if v is None else str(v) for v in values]
+        return [None] * rows
+
+    def _route(
+        self, live: LiveEndpoint, request: PredictRequest, keys: list[str | None]
+    ) -> tuple[list[tuple[str, str, list[int] | None]], tuple[str, ...]]:
+        router = live.router
+        first = router.route(entity_key=keys[0], request_id=request.request_id)
+        if not live.deployment.policy.canary or len(set(keys)) == 1:
+            return [(first.version, first.role, None)], first.shadows
+        chosen: dict[str | None, tuple[str, str]] = {}
+        groups: dict[str, tuple[str, list[int]]] = {}
+        for i, key in enumerate(keys):
+            route = chosen.get(key)
+            if route is None:
+                r = router.route(entity_key=key, request_id=request.request_id)
+                route = chosen[key] = (r.version, r.role)
+            groups.setdefault(route[0], (route[1], []))[1].append(i)
+        if len(groups) == 1:
+            ref, (role, _) = next(iter(groups.items()))
+            return [(ref, role, None)], first.shadows
+        return [(ref, role, positions) for ref, (role, positions) in groups.items()], first.shadows
+
+    def _check(
+        self,
+        served: ServedModel,
+        request: PredictRequest,
+        positions: list[int] | None,
+        rows: int,
+    ) -> EdgeBatch:
+        edge = served.edge
+        if request.records is not None:
+            if positions is None:
+                return edge.check_records(request.records)
+            return edge.check_records([request.records[i] for i in positions], positions)
+        assert request.columns is not None
+        if not isinstance(request.columns, dict):
+            raise UsageError("columns must be an object of field → list of values")
+        if positions is None:
+            return edge.check_columns(request.columns)
+        subset = {
+            name: [values[i] for i in positions] if isinstance(values, list) else values
+            for name, values in request.columns.items()
+        }
+        return edge.check_columns(subset, positions)
+
+    async def _answer(
+        self,
+        live: LiveEndpoint,
+        request: PredictRequest,
+        served: ServedModel,
+        role: str,
+        positions: list[int] | None,
+        batch: EdgeBatch,
+        rows: int,
+        started: float,
+    ) -> _Part:
+        where = positions if positions is not None else list(range(rows))
+        ref = served.ref
+        try:
+            if self._budget is None:
+                outputs = await served.predict(batch)
+            else:
+                async with asyncio.timeout(self._budget):
+                    outputs = await served.predict(batch)
+        except TimeoutError:
+            reason = "latency"
+            failure = (
+                f"{ref} did not answer within the latency budget of "
+                f"{self._settings.latency_budget * 1000:g} ms"
+            )
+        except Exception as exc:
+            reason = "error"
+            failure = f"{ref} raised {type(exc).__name__}: {exc}"
+            log.warning("endpoint %s: %s; the fallback answers", live.name, failure)
+        else:
+            seconds = time.perf_counter() - started
+            self._metrics.answered(live.name, ref, role, records=len(where), seconds=seconds)
+            return _Part(where, ref, role, served, batch, outputs, seconds)
+        self._metrics.fell_back(live.name, ref, reason)
+        fallback = self._pool.get(live.fallback)
+        try:
+            if fallback.version.contract_hash == served.version.contract_hash:
+                fallback_batch = batch
+            else:
+                fallback_batch = self._check(fallback, request, positions, rows)
+            outputs = await fallback.predict(fallback_batch)
+        except Exception as exc:
+            raise PredictionFailed(
+                f"endpoint {live.name}: {failure}, and its fallback {fallback.ref} failed too: "
+                f"{exc}",
+                details={"model_version": ref, "fallback": fallback.ref},
+            ) from exc
+        seconds = time.perf_counter() - started
+        self._metrics.answered(
+            live.name, fallback.ref, "fallback", records=len(where), seconds=seconds
+        )
+        return _Part(
+            where,
+            fallback.ref,
+            "fallback",
+            fallback,
+            fallback_batch,
+            outputs,
+            seconds,
+            failure=failure,
+            failed=served,
+            failed_role=role,
+        )
+
+    async def _explain(self, parts: Sequence[_Part]) -> None:
+        assert self._explainer is not None
+        for part in parts:
+            if part.role == "fallback":
+                continue
+            part.explanations = await asyncio.to_thread(self._explainer, part.served, part.batch)
+
+    def _assemble(
+        self,
+        live: LiveEndpoint,
+        request: PredictRequest,
+        keys: list[str | None],
+        shadows: tuple[str, ...],
+        parts: list[_Part],
+        rows: int,
+    ) -> Answer:
+        outputs: list[dict[str, Any]] = [{}] * rows
+        versions = [""] * rows
+        fallback = [False] * rows
+        explanations: list[dict[str, float] | None] | None = (
+            [None] * rows if request.explain else None
+        )
+        warnings: list[dict[str, Any]] = []
+        for part in parts:
+            for j, i in enumerate(part.positions):
+                outputs[i] = part.outputs[j]
+                versions[i] = part.ref
+                fallback[i] = part.role == "fallback"
+                if explanations is not None and part.explanations is not None:
+                    explanations[i] = part.explanations[j]
+            warnings.extend(w.to_dict() for w in part.batch.warnings)
+        rid = request.request_id
+        ids = [rid] if rows == 1 else [f"{rid}.{i}" for i in range(rows)]
+        return Answer(
+            request=request,
+            revision=live.revision,
+            ids=ids,
+            outputs=outputs,
+            versions=versions,
+            fallback=fallback,
+            keys=keys,
+            shadows=shadows,
+            parts=parts,
+            warnings=warnings,
+            explanations=explanations,
+            timestamp=utcnow(),
+        )
+
+    # -- logging and shadows ----------------------------------------------------------
+
+    async def finish(self, answer: Answer) -> None:
+        """Log every record of ``answer`` and start its shadows (call it once, for the
+        answer actually sent).
+
+        Raises:
+            PredictionLogError: sync mode, and the records could not be made durable.
+        """
+        live = self._watcher.table.get(answer.request.endpoint)
+        records = self._records(answer)
+        if self._log.mode == "sync":
+            await asyncio.to_thread(self._log.log_many, records)
+        else:
+            self._log.log_many(records)
+        if answer.shadows and live is not None:
+            for ref in answer.shadows:
+                task = asyncio.get_running_loop().create_task(self._shadow(live, answer, ref))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    def _records(self, answer: Answer) -> list[PredictionRecord]:
+        request = answer.request
+        inputs = request.record_dicts()
+        out: list[PredictionRecord] = []
+        for part in answer.parts:
+            latency = part.seconds * 1000.0
+            for j, i in enumerate(part.positions):
+                if part.failed is not None:
+                    out.append(
+                        self._record(
+                            answer,
+                            i,
+                            part.failed,
+                            part.failed_role or "production",
+                            inputs[i],
+                            {},
+                            latency,
+                            part.failure,
+                        )
+                    )
+                explanation = part.explanations[j] if part.explanations is not None else None
+                out.append(
+                    self._record(
+                        answer,
+                        i,
+                        part.served,
+                        part.role,
+                        inputs[i],
+                        part.outputs[j],
+                        latency,
+                        None,
+                        explanation,
+                    )
+                )
+        return out
+
+    def _record(
+        self,
+        answer: Answer,
+        i: int,
+        served: ServedModel,
+        role: str,
+        inputs: dict[str, Any],
+        outputs: dict[str, Any],
+        latency_ms: float,
+        error: str | None,
+        explanation: dict[str, float] | None = None,
+    ) -> PredictionRecord:
+        version = served.version
+        return PredictionRecord(
+            request_id=answer.ids[i],
+            timestamp=answer.timestamp,
+            endpoint=answer.request.endpoint,
+            revision=answer.revision,
+            model_version=served.ref,
+            role=role,  # type: ignore[arg-type]
+            feature_set_version=version.feature_set_version,
+            snapshot=version.snapshot_ref,
+            inputs=inputs,
+            outputs=outputs,
+            latency_ms=latency_ms,
+            error=error,
+            entity_key=answer.keys[i],
+            explanation=explanation,
+        )
+
+    async def _shadow(self, live: LiveEndpoint, answer: Answer, ref: str) -> None:
+        request = answer.request
+        started = time.perf_counter()
+        inputs = request.record_dicts()
+        rows = len(answer.outputs)
+        try:
+            served = self._pool.get(ref)
+        except KeyError:
+            self._metrics.shadow_failed(live.name, ref)
+            return
+        try:
+            batch = self._check(served, request, None, rows)
+            outputs = await served.predict(batch)
+        except Exception as exc:  # a shadow never affects anything but its own log rows
+            self._metrics.shadow_failed(live.name, ref)
+            error = exc.message if isinstance(exc, SteadError) else f"{type(exc).__name__}: {exc}"
+            latency = (time.perf_counter() - started) * 1000.0
+            records = [
+                self._record(answer, i, served, "shadow", inputs[i], {}, latency, error)
+                for i in range(rows)
+            ]
+        else:
+            latency = (time.perf_counter() - started) * 1000.0
+            agrees = [self._agree(a, b) for a, b in zip(answer.outputs, outputs, strict=True)]
+            self._metrics.shadowed(
+                live.name, ref, compared=rows, differed=sum(1 for a in agrees if not a)
+            )
+            records = [
+                self._record(
+                    answer,
+                    i,
+                    served,
+                    "shadow",
+                    inputs[i],
+                    {**outputs[i], "agrees": agrees[i]},
+                    latency,
+                    None,
+                )
+                for i in range(rows)
+            ]
+        try:
+            await asyncio.to_thread(self._log.log_many, records)
+        except Exception:
+            log.exception("could not log the shadow predictions of %s", ref)
+
+    def _agree(self, production: dict[str, Any], shadow: dict[str, Any]) -> bool:
+        if "value" in production and "value" in shadow:
+            a, b = float(production["value"]), float(shadow["value"])
+            return abs(a - b) <= self._settings.shadow_tolerance * max(1.0, abs(a))
+        return bool(production.get("prediction") == shadow.get("prediction"))
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Wait (a little) for shadows still running, so their records are logged."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
