@@ -16,15 +16,20 @@ fixtures into a test module (``from tests.serving.deployed import ...``).
 from __future__ import annotations
 
 import shutil
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from stead.workspace import Workspace
+
+with warnings.catch_warnings():
+    # Starlette suggests httpx2 for its test client; httpx (a dependency) works fine.
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 from tests.training.projects import TRAINING, credit_frame, set_tables, write_project
 
 GOVERNANCE: dict[str, dict[str, Any]] = {
@@ -105,7 +110,7 @@ def predict(
     expect: int = 200,
     **body: Any,
 ) -> dict[str, Any]:
-    payload = {"records": records if records is not None else [RECORD], **body}
+    payload = dict(body) if "columns" in body else {"records": records or [RECORD], **body}
     response = client.post(f"/v1/endpoints/{endpoint}/predict", json=payload, headers=headers)
     assert response.status_code == expect, response.text
     result: dict[str, Any] = response.json()

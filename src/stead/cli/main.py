@@ -14,6 +14,7 @@ from stead.cli import (
     predictions,
     registry,
     scoring,
+    serving,
     tokens,
     training,
     workspace,
@@ -32,6 +33,7 @@ workspace.register(app)
 demo.register(app)
 training.register(app)
 registry.register(app)
+serving.register(app)
 scoring.register(app)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")

@@ -1,0 +1,82 @@
+"""Answering a prediction request, the same for every protocol: replay a stored response
+for a repeated idempotency key, else predict, store, log, respond."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+
+from stead.serving.engine import Answer, PredictRequest
+from stead.serving.http.lean import Call, Result
+from stead.serving.http.request_ids import CLIENT_SUPPLIED, REQUEST_ID, check_request_id
+from stead.serving.http.responses import dump
+from stead.serving.http.runtime import ServingRuntime
+from stead.serving.idempotency import StoredResponse, request_hash
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def runtime(request: Request) -> ServingRuntime:
+    found: ServingRuntime = request.app.state.runtime
+    return found
+
+
+def request_id(request: Request | Call, supplied: Any = None) -> tuple[str, bool]:
+    """The request id, and whether the client chose it (body field, else header).
+
+    Raises:
+        UsageError: the client's id is not usable.
+    """
+    if supplied is not None:
+        return check_request_id(supplied), True
+    bad = request.scope.get("stead.bad_request_id")
+    if bad is not None:
+        check_request_id(bad)
+    return request.scope[REQUEST_ID], bool(request.scope.get(CLIENT_SUPPLIED))
+
+
+async def answer(
+    call: Call,
+    prediction: PredictRequest,
+    *,
+    client_id: bool,
+    render: Callable[[Answer], Any],
+    headers: Callable[[Answer], dict[str, str]] | None = None,
+) -> Result:
+    """Predict ``prediction`` and answer with ``render(answer)`` as JSON.
+
+    A repeated ``Idempotency-Key`` header (or client-chosen request id) returns the
+    response stored the first time, byte for byte, with ``Idempotent-Replayed: true``.
+    """
+    rt: ServingRuntime = call.runtime
+    key = call.headers.get(IDEMPOTENCY_HEADER) or (prediction.request_id if client_id else None)
+    digest = request_hash(call.path.encode(), call.body) if key else ""
+    store = rt.responses if key else None
+    if store is not None and key:
+        stored = await asyncio.to_thread(store.get, prediction.endpoint, key, digest)
+        if stored is not None:
+            return _replay(stored)
+    result = await rt.engine.predict(prediction)
+    content = dump(render(result))
+    if store is not None and key:
+        mine = StoredResponse(status=200, body=content.decode(), request_id=prediction.request_id)
+        kept, ours = await asyncio.to_thread(store.put, prediction.endpoint, key, digest, mine)
+        if not ours:
+            return _replay(kept)
+    await rt.engine.finish(result)
+    extra = {"x-request-id": prediction.request_id}
+    if headers is not None:
+        extra.update(headers(result))
+    return 200, content, extra
+
+
+def _replay(stored: StoredResponse) -> Result:
+    return (
+        stored.status,
+        stored.body.encode(),
+        {REPLAYED_HEADER: "true", "x-request-id": stored.request_id},
+    )

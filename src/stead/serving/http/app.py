@@ -1,0 +1,145 @@
+"""The ASGI app: routes, middleware (request ids, body limits, auth) and error handling.
+
+``create_app(workspace)`` builds it; ``stead serve`` runs it on uvicorn, through
+:func:`app_from_environment` so that each worker process builds its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from stead.core.errors import NotFound, SteadError, UsageError
+from stead.serving.http import manage, mlflow, native, oip, ops
+from stead.serving.http.auth import AuthMiddleware
+from stead.serving.http.body_limit import BodyLimitMiddleware
+from stead.serving.http.lean import lean_route
+from stead.serving.http.request_ids import RequestIdMiddleware
+from stead.serving.http.responses import error_response
+from stead.serving.http.runtime import ServingRuntime
+
+log = logging.getLogger("stead.serving")
+WORKSPACE_ENV = "STEAD_SERVE_WORKSPACE"
+HOST_ENV = "STEAD_SERVE_HOST"
+AUTH_ENV = "STEAD_SERVE_AUTH"
+
+ROUTES = [
+    Route("/v1/endpoints/{name}/predict", lean_route(native.predict), methods=["POST"]),
+    Route("/v1/endpoints/{name}/feedback", native.feedback, methods=["POST"]),
+    Route("/v1/endpoints", manage.list_endpoints, methods=["GET"]),
+    Route("/v1/endpoints/{name}", manage.show_endpoint, methods=["GET"]),
+    Route("/v1/endpoints/{name}/history", manage.endpoint_history, methods=["GET"]),
+    Route("/v1/endpoints/{name}/deployments", manage.change_endpoint, methods=["POST"]),
+    Route("/v1/endpoints/{name}/rollback", manage.rollback_endpoint, methods=["POST"]),
+    Route("/v2", oip.server_metadata, methods=["GET"]),
+    Route("/v2/health/live", oip.live, methods=["GET"]),
+    Route("/v2/health/ready", oip.ready, methods=["GET"]),
+    Route("/v2/models/{name}", oip.model_metadata, methods=["GET"]),
+    Route("/v2/models/{name}/ready", oip.model_ready, methods=["GET"]),
+    Route("/v2/models/{name}/infer", lean_route(oip.infer), methods=["POST"]),
+    Route("/invocations", lean_route(mlflow.invocations), methods=["POST"]),
+    Route("/ping", mlflow.ping, methods=["GET"]),
+    Route("/health", mlflow.ping, methods=["GET"]),
+    Route("/healthz", ops.healthz, methods=["GET"]),
+    Route("/readyz", ops.readyz, methods=["GET"]),
+    Route("/metrics", ops.metrics, methods=["GET"]),
+    Route("/openapi.json", ops.openapi, methods=["GET"]),
+]
+
+
+def create_app(
+    workspace: str | os.PathLike[str], *, host: str = "127.0.0.1", auth: bool | None = None
+) -> Starlette:
+    """The serving app for the workspace at (or above) ``workspace``.
+
+    Args:
+        workspace: the workspace directory.
+        host: the address the server listens on; with ``[auth] enabled = "auto"`` token
+            checks are on unless it is loopback.
+        auth: force token checks on or off.
+
+    Raises:
+        SettingsError: ``stead.toml`` is missing or a setting is wrong.
+    """
+    runtime = ServingRuntime(workspace, host=host, auth=auth)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = Starlette(
+        routes=ROUTES,
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, limit=lambda: runtime.settings.max_body_bytes),
+            Middleware(
+                AuthMiddleware, enabled=lambda: runtime.auth_required, check=lambda: runtime.tokens
+            ),
+        ],
+        exception_handlers={
+            SteadError: _stead_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """The app for ``stead serve``'s workers: workspace and host from the environment."""
+    auth = os.environ.get(AUTH_ENV)
+    return create_app(
+        os.environ.get(WORKSPACE_ENV, "."),
+        host=os.environ.get(HOST_ENV, "127.0.0.1"),
+        auth=None if not auth else auth == "true",
+    )
+
+
+async def _stead_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SteadError)
+    _count(request, exc.code)
+    return error_response(exc, path=request.url.path)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error: SteadError
+    if exc.status_code == 404:
+        error = NotFound(f"no such path: {request.method} {request.url.path} (see /openapi.json)")
+    elif exc.status_code == 405:
+        error = UsageError(f"{request.method} is not allowed on {request.url.path}")
+        error.http_status = 405  # type: ignore[misc]
+    else:
+        error = UsageError(str(exc.detail))
+        error.http_status = exc.status_code  # type: ignore[misc]
+    return error_response(error, path=request.url.path)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error answering %s %s", request.method, request.url.path)
+    _count(request, "internal_error")
+    error = SteadError(f"internal error ({type(exc).__name__}); the server log has the details")
+    error.code = "internal_error"  # type: ignore[misc]
+    return error_response(error, path=request.url.path)
+
+
+def _count(request: Request, code: str) -> None:
+    runtime: Any = getattr(request.app.state, "runtime", None)
+    if runtime is not None:
+        runtime.metrics.failed(request.path_params.get("name", "-"), code)

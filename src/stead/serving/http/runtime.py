@@ -1,0 +1,178 @@
+"""What one server process holds while it runs: the workspace, the loaded versions, the
+deployment watcher, the prediction log, the metrics and the token check.
+
+It is made when the app is created (reading only ``stead.toml``, so a wrong setting fails
+at once) and started in the app's lifespan, after uvicorn forked its workers: the
+workspace, the log's writer thread and the watcher's thread must belong to the process
+that uses them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from stead.core.settings import find_root, load_settings
+from stead.security.settings import auth_settings
+from stead.serving.edge import EdgeBatch
+from stead.serving.engine import ServingEngine
+from stead.serving.errors import NotReady
+from stead.serving.http.auth import TokenCheck
+from stead.serving.idempotency import ResponseStore
+from stead.serving.metrics import ServingMetrics
+from stead.serving.prediction_log import PredictionLog
+from stead.serving.served import ModelPool, ServedModel
+from stead.serving.settings import serving_settings
+from stead.serving.watcher import DeploymentWatcher
+from stead.workspace import Workspace
+
+log = logging.getLogger("stead.serving")
+# How long a version no revision needs stays open: requests that picked it just before
+# the switch finish on it.
+CLOSE_AFTER = 30.0
+
+
+class ServingRuntime:
+    """The server's state.
+
+    Args:
+        workspace: the workspace directory (or any directory below it).
+        host: the address the server listens on (decides ``[auth] enabled = "auto"``).
+        auth: force token checks on or off (``None``: from ``[auth] enabled``).
+    """
+
+    def __init__(
+        self, workspace: str | os.PathLike[str], *, host: str, auth: bool | None = None
+    ) -> None:
+        self.root = find_root(Path(workspace))
+        settings = load_settings(self.root)
+        self.settings = serving_settings(settings)
+        self.auth_required = auth_settings(settings).required_for(host) if auth is None else auth
+        self.metrics = ServingMetrics()
+        self._ws: Workspace | None = None
+        self._engine: ServingEngine | None = None
+        self._tokens: TokenCheck | None = None
+        self._log: PredictionLog | None = None
+        self.watcher: DeploymentWatcher | None = None
+        self.pool: ModelPool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- parts, once started ----------------------------------------------------------
+
+    @property
+    def ws(self) -> Workspace:
+        if self._ws is None:
+            raise NotReady("the server is starting; retry in a moment")
+        return self._ws
+
+    @property
+    def engine(self) -> ServingEngine:
+        if self._engine is None:
+            raise NotReady("the server is starting; retry in a moment")
+        return self._engine
+
+    @property
+    def tokens(self) -> TokenCheck:
+        if self._tokens is None:
+            raise NotReady("the server is starting; retry in a moment")
+        return self._tokens
+
+    @property
+    def responses(self) -> ResponseStore:
+        return ResponseStore(self.ws.store, ttl=self.settings.idempotency_ttl)
+
+    @property
+    def ready(self) -> bool:
+        return self.watcher is not None and self.watcher.ready and self._log is not None
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the workspace, load what is deployed, open the log (in this process)."""
+        self._loop = asyncio.get_running_loop()
+        ws = await asyncio.to_thread(Workspace.open, self.root)
+        self._ws = ws
+        for notice in ws.notices:
+            log.info("%s", notice)
+        self._tokens = TokenCheck(ws.tokens)
+        columns = ws.settings.columns
+        self.pool = ModelPool(
+            ws.models, self.settings, ws.settings.validation, id_column=columns.id
+        )
+        self.watcher = DeploymentWatcher(
+            ws.endpoints,
+            self.pool,
+            interval=self.settings.poll_interval,
+            on_unloaded=self._close_later,
+        )
+        self._log = ws.predictions.open_log()
+        await asyncio.to_thread(self.watcher.start)
+        self._engine = ServingEngine(
+            watcher=self.watcher,
+            pool=self.pool,
+            prediction_log=self._log,
+            metrics=self.metrics,
+            settings=self.settings,
+            id_column=columns.id,
+            explainer=self._explainer(ws),
+        )
+        for name, live in self.watcher.table.items():
+            self.metrics.revision.labels(name).set(live.revision)
+        # Everything loaded so far (libraries, models) lives as long as the process: keep
+        # it out of the garbage collector's full passes, which otherwise scan it all and
+        # stall every request for a good part of 0.1 s (seen as the p99 under load).
+        gc.collect()
+        gc.freeze()
+
+    async def stop(self) -> None:
+        """Stop following deployments, finish shadows, close models and the log."""
+        if self.watcher is not None:
+            await asyncio.to_thread(self.watcher.stop)
+        if self._engine is not None:
+            await self._engine.close()
+        if self.pool is not None:
+            for served in self.pool.retain(()):
+                await served.close()
+        if self._log is not None:
+            stats = await asyncio.to_thread(self._log.close)
+            log.info("prediction log closed: %s", stats)
+        if self._ws is not None:
+            self._ws.close()
+
+    def _close_later(self, gone: list[ServedModel]) -> None:
+        # Called from the watcher's thread; the batchers belong to the event loop.
+        loop = self._loop
+        if loop is None:
+            return
+        for served in gone:
+            loop.call_soon_threadsafe(self._schedule_close, served)
+
+    def _schedule_close(self, served: ServedModel) -> None:
+        assert self._loop is not None
+        loop = self._loop
+        loop.call_later(CLOSE_AFTER, lambda: loop.create_task(served.close()))
+
+    def revision_changed(self) -> None:
+        if self.watcher is not None:
+            for name, live in self.watcher.table.items():
+                self.metrics.revision.labels(name).set(live.revision)
+
+    @staticmethod
+    def _explainer(ws: Workspace) -> Any:
+        """Explanations through ``ws.explanations`` when this build has them."""
+        service: Any = getattr(ws, "explanations", None)
+        if service is None:
+            return None
+
+        def explain(served: ServedModel, batch: EdgeBatch) -> list[dict[str, float]]:
+            explainer = service.explainer(served.loaded)
+            contributions: list[dict[str, float]] = explainer.explain(
+                batch.frame(served.runner.columns)
+            ).contributions
+            return contributions
+
+        return explain

@@ -1,0 +1,75 @@
+"""stead deploy, stead rollback, stead endpoints list|show|history (and serve's checks)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from stead.core.errors import Conflict, GateFailed, PermissionDenied, UsageError
+from tests.conftest import Cli
+from tests.serving.deployed import (  # noqa: F401  (fixtures)
+    LOGISTIC,
+    TREES,
+    WEAK_TREES,
+    _dep_dir,
+    _deployable_template,
+)
+
+
+@pytest.fixture
+def stead(dep_dir: Path) -> Cli:
+    return Cli(dep_dir)
+
+
+def test_deploy_canary_shadow_promote_and_roll_back(stead: Cli) -> None:
+    _, out, _ = stead("deploy", "credit", TREES, "--reason", "first model")
+    assert "credit revision 1 (deploy): production credit@1, fallback credit@1:baseline" in out
+    _, out, _ = stead("deploy", "credit", "--canary", LOGISTIC, "--share", "10")
+    assert "canary credit@2 at 10%" in out
+    _, out, _ = stead("deploy", "credit", "--shadow", LOGISTIC, expect=Conflict.exit_code)
+    _, out, err = stead("deploy", "credit", "--canary", WEAK_TREES, expect=GateFailed.exit_code)
+    assert "checklist item(s) do not pass" in err and "--override --reason" in err
+    _, out, _ = stead("models", "promote", LOGISTIC, "--to", "production", "--reason", "canary ok")
+    _, out, _ = stead("deploy", "credit", "--promote-canary", "--json")
+    promoted = json.loads(out)
+    assert promoted["deployment"]["policy"]["production"] == LOGISTIC
+    assert promoted["deployment"]["revision"] == 3
+    _, out, _ = stead("rollback", "credit", "--reason", "latency regression")
+    assert "revision 4 (rollback)" in out and "restores revision 2" in out
+    _, out, _ = stead("endpoints", "show", "credit")
+    assert "canary" in out and "credit@2" in out and "rollback by tester" in out
+    _, out, _ = stead("endpoints", "history", "credit", "--json")
+    assert [d["action"] for d in json.loads(out)] == [
+        "deploy",
+        "canary",
+        "promote_canary",
+        "rollback",
+    ]
+    _, out, _ = stead("endpoints", "history", "credit")
+    assert "latency regression" in out and "rollback → 2" in out
+    _, out, _ = stead("endpoints", "list", "--json")
+    [endpoint] = json.loads(out)
+    assert (endpoint["name"], endpoint["revision"]) == ("credit", 4)
+
+
+def test_wrong_uses_are_refused_with_their_exit_codes(stead: Cli, dep_dir: Path) -> None:
+    stead("deploy", "credit", expect=UsageError.exit_code)
+    stead("deploy", "credit", TREES, "--canary", LOGISTIC, expect=UsageError.exit_code)
+    stead("deploy", "credit", TREES, "--share", "5", expect=UsageError.exit_code)
+    stead("rollback", "credit", expect=3)  # no such endpoint
+    stead("deploy", "credit", TREES)
+    stead("rollback", "credit", expect=Conflict.exit_code)
+    old = os.environ.get("STEAD_ACTOR")
+    os.environ["STEAD_ACTOR"] = "mallory"
+    try:
+        _, _, err = stead(
+            "deploy", "credit", "--shadow", LOGISTIC, expect=PermissionDenied.exit_code
+        )
+    finally:
+        os.environ["STEAD_ACTOR"] = old or "tester"
+    assert "'mallory' may not change endpoint credit" in err
+    _, _, err = stead("serve", "--workers", "0", expect=UsageError.exit_code)
+    assert "--workers" in err
