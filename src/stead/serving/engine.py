@@ -26,11 +26,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from stead.core.clock import utcnow
 from stead.core.errors import NotFound, SteadError, UsageError
+from stead.serving.answer import Answer, Part, PredictRequest
 from stead.serving.edge import EdgeBatch
 from stead.serving.errors import NotReady, PayloadTooLarge, PredictionFailed
 from stead.serving.metrics import ServingMetrics
@@ -42,111 +42,6 @@ from stead.serving.watcher import DeploymentWatcher, LiveEndpoint
 
 log = logging.getLogger("stead.serving")
 Explainer = Callable[[ServedModel, EdgeBatch], list[dict[str, float]]]
-
-
-@dataclass(frozen=True)
-class PredictRequest:
-    """What to predict: ``records`` (a list of objects) or ``columns`` (field → list)."""
-
-    endpoint: str
-    request_id: str
-    records: Sequence[Any] | None = None
-    columns: dict[str, Any] | None = None
-    entity_key: str | None = None
-    explain: bool = False
-
-    @property
-    def rows(self) -> int:
-        if self.records is not None:
-            return len(self.records)
-        return len(next(iter(self.columns.values()), [])) if self.columns else 0
-
-    def record_dicts(self) -> list[dict[str, Any]]:
-        if self.records is not None:
-            return [r if isinstance(r, dict) else {"record": r} for r in self.records]
-        assert self.columns is not None
-        names = list(self.columns)
-        return [
-            dict(zip(names, row, strict=True)) for row in zip(*self.columns.values(), strict=True)
-        ]
-
-    def field_values(self, name: str) -> list[Any] | None:
-        if self.records is not None:
-            return [r.get(name) if isinstance(r, dict) else None for r in self.records]
-        assert self.columns is not None
-        values = self.columns.get(name)
-        return values if isinstance(values, list) else None
-
-
-@dataclass
-class _Part:
-    """The records of a request one version answered."""
-
-    positions: list[int]
-    ref: str
-    role: str
-    served: ServedModel
-    batch: EdgeBatch
-    outputs: list[dict[str, Any]]
-    seconds: float
-    failure: str | None = None  # why the routed version did not answer
-    failed: ServedModel | None = None
-    failed_role: str | None = None
-    explanations: list[dict[str, float]] | None = None
-
-
-@dataclass
-class Answer:
-    """A request's answer, before it is logged (see :meth:`ServingEngine.finish`)."""
-
-    request: PredictRequest
-    revision: int
-    ids: list[str]
-    outputs: list[dict[str, Any]]
-    versions: list[str]
-    fallback: list[bool]
-    keys: list[str | None]
-    shadows: tuple[str, ...]
-    parts: list[_Part]
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-    explanations: list[dict[str, float] | None] | None = None
-    timestamp: Any = None
-
-    @property
-    def model_version(self) -> str:
-        first = self.versions[0] if self.versions else ""
-        return first if all(v == first for v in self.versions) else "mixed"
-
-    @property
-    def any_fallback(self) -> bool:
-        return any(self.fallback)
-
-    def body(self) -> dict[str, Any]:
-        """The native API's response."""
-        mixed = self.model_version == "mixed"
-        several = len(self.outputs) > 1
-        predictions = []
-        for i, output in enumerate(self.outputs):
-            item = dict(output)
-            if several:
-                item["request_id"] = self.ids[i]
-            if mixed:
-                item["model_version"] = self.versions[i]
-                item["fallback"] = self.fallback[i]
-            if self.explanations is not None:
-                item["explanation"] = self.explanations[i]
-            predictions.append(item)
-        body: dict[str, Any] = {
-            "request_id": self.request.request_id,
-            "endpoint": self.request.endpoint,
-            "revision": self.revision,
-            "model_version": self.model_version,
-            "fallback": self.any_fallback,
-            "predictions": predictions,
-        }
-        if self.warnings:
-            body["warnings"] = self.warnings
-        return body
 
 
 class ServingEngine:
@@ -304,7 +199,7 @@ class ServingEngine:
         batch: EdgeBatch,
         rows: int,
         started: float,
-    ) -> _Part:
+    ) -> Part:
         where = positions if positions is not None else list(range(rows))
         ref = served.ref
         try:
@@ -326,7 +221,7 @@ class ServingEngine:
         else:
             seconds = time.perf_counter() - started
             self._metrics.answered(live.name, ref, role, records=len(where), seconds=seconds)
-            return _Part(where, ref, role, served, batch, outputs, seconds)
+            return Part(where, ref, role, served, batch, outputs, seconds)
         self._metrics.fell_back(live.name, ref, reason)
         fallback = self._pool.get(live.fallback)
         try:
@@ -345,7 +240,7 @@ class ServingEngine:
         self._metrics.answered(
             live.name, fallback.ref, "fallback", records=len(where), seconds=seconds
         )
-        return _Part(
+        return Part(
             where,
             fallback.ref,
             "fallback",
@@ -358,7 +253,7 @@ class ServingEngine:
             failed_role=role,
         )
 
-    async def _explain(self, parts: Sequence[_Part]) -> None:
+    async def _explain(self, parts: Sequence[Part]) -> None:
         assert self._explainer is not None
         for part in parts:
             if part.role == "fallback":
@@ -371,7 +266,7 @@ class ServingEngine:
         request: PredictRequest,
         keys: list[str | None],
         shadows: tuple[str, ...],
-        parts: list[_Part],
+        parts: list[Part],
         rows: int,
     ) -> Answer:
         outputs: list[dict[str, Any]] = [{}] * rows

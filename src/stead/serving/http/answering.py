@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from stead.serving.engine import Answer, PredictRequest
+from stead.serving.answer import Answer, PredictRequest
 from stead.serving.http.lean import Call, Result
 from stead.serving.http.request_ids import CLIENT_SUPPLIED, REQUEST_ID, check_request_id
 from stead.serving.http.responses import dump

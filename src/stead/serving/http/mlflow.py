@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from stead.core.errors import UsageError
-from stead.serving.engine import Answer, PredictRequest
+from stead.serving.answer import Answer, PredictRequest
 from stead.serving.http.answering import answer, request_id
 from stead.serving.http.auth import require
 from stead.serving.http.lean import Call, Result

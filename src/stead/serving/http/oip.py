@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from stead.core.errors import UsageError
-from stead.serving.engine import Answer, PredictRequest
+from stead.serving.answer import Answer, PredictRequest
 from stead.serving.errors import NotReady
 from stead.serving.http.answering import answer, request_id, runtime
 from stead.serving.http.auth import require
