@@ -1,0 +1,225 @@
+"""Storage rows of the monitoring stage (migration ``0008``).
+
+Results, decisions, alerts and deliveries are append-only. A trigger's ``status`` and
+``outcome`` move as it is processed, each move an audited change; ``key`` columns are
+unique so that firing again for the same window finds the existing alert or trigger.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from stead.core.db import Base, UTCDateTime
+from stead.monitoring.records import (
+    Alert,
+    Decision,
+    Delivery,
+    MonitorResult,
+    RetrainTrigger,
+)
+
+
+class MonitorResultRow(Base):
+    __tablename__ = "monitor_results"
+    __table_args__ = (
+        Index("ix_monitor_results_window", "endpoint", "spec", "window_start"),
+        Index("ix_monitor_results_signal", "endpoint", "spec", "window_key", "signal"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[str] = mapped_column(String(20))
+    window_key: Mapped[str] = mapped_column(String(80))
+    window_kind: Mapped[str] = mapped_column(String(10))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cursor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    signal: Mapped[str] = mapped_column(String(40))
+    layer: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(30))
+    final: Mapped[bool] = mapped_column(Boolean)
+    model_version: Mapped[str | None] = mapped_column(String(220), nullable=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text)
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    evaluated_by: Mapped[str] = mapped_column(String(200))
+
+    def to_entity(self) -> MonitorResult:
+        return MonitorResult(
+            id=self.id,
+            endpoint=self.endpoint,
+            spec=self.spec,
+            window_key=self.window_key,
+            window_start=self.window_start,
+            window_end=self.window_end,
+            signal=self.signal,
+            layer=self.layer,
+            status=self.status,
+            final=self.final,
+            model_version=self.model_version,
+            rows=self.rows,
+            summary=dict(self.summary or {}),
+            details=dict(self.details or {}),
+            message=self.message,
+            evaluated_at=self.evaluated_at,
+            evaluated_by=self.evaluated_by,
+            window_index=self.window_index,
+            cursor=self.cursor,
+        )
+
+
+class MonitorDecisionRow(Base):
+    __tablename__ = "monitor_decisions"
+    __table_args__ = (Index("ix_monitor_decisions_window", "endpoint", "window_start"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # endpoint|spec|window|kind: the policy decides each kind once per window.
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[str] = mapped_column(String(20))
+    window_key: Mapped[str] = mapped_column(String(80))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    alert_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    trigger_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    def to_entity(self) -> Decision:
+        return Decision(
+            id=self.id,
+            endpoint=self.endpoint,
+            spec=self.spec,
+            window_key=self.window_key,
+            window_start=self.window_start,
+            window_end=self.window_end,
+            kind=self.kind,
+            action=self.action,
+            severity=self.severity,
+            message=self.message,
+            evidence=dict(self.evidence or {}),
+            created_at=self.created_at,
+            created_by=self.created_by,
+            alert_id=self.alert_id,
+            trigger_id=self.trigger_id,
+        )
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_endpoint_created", "endpoint", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # endpoint|signal|window: an alert is raised (and sent) once per window.
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(200))
+    signal: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    window_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    test: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    def to_entity(self, deliveries: tuple[Delivery, ...] = ()) -> Alert:
+        return Alert(
+            id=self.id,
+            key=self.key,
+            endpoint=self.endpoint,
+            signal=self.signal,
+            severity=self.severity,
+            title=self.title,
+            message=self.message,
+            window_key=self.window_key,
+            details=dict(self.details or {}),
+            created_at=self.created_at,
+            created_by=self.created_by,
+            test=self.test,
+            deliveries=deliveries,
+        )
+
+
+class AlertDeliveryRow(Base):
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(40), index=True)
+    sink: Mapped[str] = mapped_column(String(200))
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def to_entity(self) -> Delivery:
+        return Delivery(
+            sink=self.sink,
+            delivered=self.delivered,
+            attempts=self.attempts,
+            error=self.error,
+            at=self.at,
+        )
+
+
+class RetrainTriggerRow(Base):
+    __tablename__ = "retrain_triggers"
+    __table_args__ = (Index("ix_retrain_triggers_endpoint", "endpoint", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))
+    window_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    def to_entity(self) -> RetrainTrigger:
+        return RetrainTrigger(
+            id=self.id,
+            key=self.key,
+            endpoint=self.endpoint,
+            kind=self.kind,
+            reason=self.reason,
+            evidence=dict(self.evidence or {}),
+            status=self.status,
+            created_at=self.created_at,
+            created_by=self.created_by,
+            window_key=self.window_key,
+            window_start=self.window_start,
+            processed_at=self.processed_at,
+            outcome=dict(self.outcome or {}),
+            error=self.error,
+        )
+
+
+class MonitorReferenceRow(Base):
+    """What monitoring needs of a model version beyond its snapshot profile, computed once
+    from the version's evaluation predictions: the output profile (prediction drift), a
+    probability calibration (performance estimation) and the training metrics."""
+
+    __tablename__ = "monitor_references"
+
+    version_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(220))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
