@@ -1,0 +1,178 @@
+"""Data layer: changes in the shape of the logged requests.
+
+Compared with the version's input contract and its training profile, per window:
+
+- **missing fields**: a contract column the window's requests never carried (all null);
+- **new fields**: logged inputs the contract does not know;
+- **type changes**: a numeric contract column whose logged values are not numbers;
+- **null-rate jumps**: a column's null share above its training share by more than
+  ``null_rate_jump``;
+- **out-of-range rates**: the share of a numeric column's values outside the training
+  range (widened by ``[validation] range_tolerance``) above a threshold, and the share of
+  values of a categorical column outside its known levels (reported).
+
+It reads whatever the prediction log holds. Requests the server refused before any model
+ran (a contract violation answered with 422) are not in the log today, so they cannot be
+counted here; ``rejected`` says so in every result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stead.data.contract import ColumnContract, Contract
+from stead.data.profile import Profile
+from stead.monitoring.records import SignalResult
+from stead.monitoring.window import numeric_values
+
+REJECTED_NOTE = (
+    "requests refused at the edge (422) are not written to the prediction log, so "
+    "they are not part of this check"
+)
+
+
+def schema_changes(
+    contract: Contract,
+    profile: Profile,
+    inputs: pd.DataFrame,
+    *,
+    null_rate_jump: float,
+    out_of_range_rate: float,
+    range_tolerance: float,
+    ignore: frozenset[str] = frozenset(),
+) -> SignalResult:
+    """The schema signal of one window.
+
+    Args:
+        contract: the production version's input contract.
+        profile: its training profile (null shares).
+        inputs: the window's logged inputs, one column per field (``inputs.`` removed).
+        null_rate_jump: a null share this much above training is a change.
+        out_of_range_rate: a share of out-of-range values above this is a change.
+        range_tolerance: widen the training range by this fraction of its span.
+        ignore: logged fields that are not model inputs (the entity key column).
+    """
+    rows = len(inputs)
+    known = set(contract.names)
+    missing: list[str] = []
+    new = sorted(
+        c for c in inputs.columns if c not in known and c not in ignore and inputs[c].notna().any()
+    )
+    type_changes: dict[str, Any] = {}
+    null_jumps: dict[str, Any] = {}
+    out_of_range: dict[str, Any] = {}
+    unseen: dict[str, Any] = {}
+    columns: dict[str, Any] = {}
+    for spec in contract.columns:
+        if rows == 0:
+            break
+        series = inputs.get(spec.name)
+        reference_rate = _reference_null_rate(profile, spec.name)
+        if series is None or series.isna().all():
+            if reference_rate < 1.0:
+                missing.append(spec.name)
+            columns[spec.name] = {"null_rate": 1.0, "reference_null_rate": reference_rate}
+            continue
+        null_rate = float(series.isna().mean())
+        facts: dict[str, Any] = {"null_rate": null_rate, "reference_null_rate": reference_rate}
+        if null_rate - reference_rate > null_rate_jump:
+            null_jumps[spec.name] = {"null_rate": null_rate, "reference": reference_rate}
+        if spec.kind in ("int", "float"):
+            values = numeric_values(series)
+            if values is None:
+                type_changes[spec.name] = _type_change(spec, series)
+            else:
+                rate = _out_of_range(spec, values, range_tolerance)
+                if rate is not None:
+                    facts["out_of_range_rate"] = rate
+                    if rate > out_of_range_rate:
+                        out_of_range[spec.name] = {
+                            "rate": rate,
+                            "min": spec.min,
+                            "max": spec.max,
+                        }
+        elif spec.levels is not None:
+            present = series.dropna().astype(str)
+            levels = set(spec.levels)
+            if spec.kind == "bool":
+                present = present.str.lower()
+            rate = float((~present.isin(levels)).mean()) if len(present) else 0.0
+            facts["unseen_level_rate"] = rate
+            if rate:
+                unseen[spec.name] = {
+                    "rate": rate,
+                    "examples": sorted(set(present[~present.isin(levels)].head(50)))[:5],
+                }
+        columns[spec.name] = facts
+    changes = {
+        "missing_fields": missing,
+        "new_fields": new,
+        "type_changes": type_changes,
+        "null_rate_jumps": null_jumps,
+        "out_of_range": out_of_range,
+    }
+    found = [k for k, v in changes.items() if v]
+    if rows == 0:
+        status: Any = "insufficient_data"
+        message = "no requests in the window"
+    elif found:
+        status = "alert"
+        message = "schema changed: " + "; ".join(_describe(k, changes[k]) for k in found)
+    else:
+        status = "ok"
+        message = f"requests match the contract ({len(contract.columns)} fields)"
+    return SignalResult(
+        signal="schema",
+        status=status,
+        summary={
+            **{k: (v if isinstance(v, list) else sorted(v)) for k, v in changes.items()},
+            "rows": rows,
+            "rejected": None,
+        },
+        details={
+            **changes,
+            "unseen_levels": unseen,
+            "columns": columns,
+            "rejected_note": REJECTED_NOTE,
+        },
+        message=message,
+    )
+
+
+def _reference_null_rate(profile: Profile, name: str) -> float:
+    try:
+        return profile.column(name).missing_rate
+    except KeyError:
+        return 0.0
+
+
+def _type_change(spec: ColumnContract, series: pd.Series) -> dict[str, Any]:
+    present = series.dropna()
+    parsed = pd.to_numeric(present, errors="coerce")
+    bad = present[parsed.isna()]
+    return {
+        "expected": spec.kind,
+        "logged": str(series.dtype),
+        "not_numbers": len(bad),
+        "examples": [str(v) for v in bad.head(5)],
+    }
+
+
+def _out_of_range(spec: ColumnContract, values: np.ndarray, tolerance: float) -> float | None:
+    if spec.min is None or spec.max is None:
+        return None
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    widen = (spec.max - spec.min) * tolerance
+    outside = (finite < spec.min - widen) | (finite > spec.max + widen)
+    return float(outside.mean())
+
+
+def _describe(kind: str, value: Any) -> str:
+    names = sorted(value) if isinstance(value, dict) else list(value)
+    label = kind.replace("_", " ")
+    return f"{label}: {', '.join(names)}"
