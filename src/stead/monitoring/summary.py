@@ -1,0 +1,95 @@
+"""One short headline per signal result, the same in ``stead monitor show`` and the report.
+
+Example:
+    >>> from types import SimpleNamespace as R
+    >>> headline(R(signal="performance", status="ok",
+    ...            summary={"metric": "roc_auc", "value": 0.81, "labelled": 240}))
+    'roc_auc 0.810 (240 labels)'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+SIGNAL_TITLES = {
+    "data_drift": "data drift",
+    "prediction_drift": "prediction drift",
+    "schema": "schema",
+    "performance": "performance (measured)",
+    "estimated_performance": "performance (estimated)",
+    "system": "system",
+    "kpi": "business KPIs",
+}
+
+
+class _Result(Protocol):
+    @property
+    def signal(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def summary(self) -> dict[str, Any]: ...
+
+
+def headline(result: _Result) -> str:
+    """The few words that say what a result found."""
+    s = result.summary
+    signal = result.signal
+    if signal == "data_drift":
+        drifted = s.get("drifted") or []
+        if drifted:
+            return f"{len(drifted)}/{s.get('checked', 0)} drifted: {', '.join(drifted)}"
+        return f"0/{s.get('checked', 0)} drifted"
+    if signal == "prediction_drift":
+        value = s.get(s.get("headline") or "psi")
+        stat = s.get("headline") or "psi"
+        return f"{stat} {value:.3f}" if isinstance(value, float) else result.status
+    if signal == "schema":
+        changes = [
+            f"{k.replace('_', ' ')}: {', '.join(v)}"
+            for k in (
+                "missing_fields",
+                "new_fields",
+                "type_changes",
+                "null_rate_jumps",
+                "out_of_range",
+            )
+            if (v := s.get(k))
+        ]
+        return "; ".join(changes) or "matches the contract"
+    if signal == "performance":
+        value = s.get("value")
+        labels = f"{s.get('labelled', 0)} labels"
+        return f"{s.get('metric')} {value:.3f} ({labels})" if value is not None else labels
+    if signal == "estimated_performance":
+        value = s.get("estimate")
+        if value is None:
+            return result.status.replace("_", " ")
+        se = s.get("se") or 0.0
+        return f"{s.get('metric')} ≈ {value:.3f} ± {1.96 * se:.3f}"
+    if signal == "system":
+        p99 = s.get("latency_p99_ms")
+        error = s.get("error_rate")
+        parts = []
+        if p99 is not None:
+            parts.append(f"p99 {p99:.0f} ms")
+        if error is not None:
+            parts.append(f"errors {error:.1%}")
+        if s.get("fallback_rate"):
+            parts.append(f"fallback {s['fallback_rate']:.1%}")
+        return ", ".join(parts) or result.status
+    if signal == "kpi":
+        shown = [
+            f"{name} {number(v['value'])}"
+            for name, v in (s.get("kpis") or {}).items()
+            if v.get("value") is not None
+        ]
+        return ", ".join(shown) or result.status.replace("_", " ")
+    return result.status
+
+
+def number(value: float) -> str:
+    """A value as people read it: 890,002 or 0.0421."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
