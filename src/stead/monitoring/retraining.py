@@ -1,0 +1,397 @@
+"""Processing a retrain trigger: new data, the same spec, a new candidate, the same gate.
+
+For a trigger on an endpoint whose production version is ``credit@3``:
+
+1. **snapshot** — the configured source (``[retraining] source``; default the data
+   ``credit@3`` was trained on), plus, with ``include_feedback``, the labelled production
+   predictions (inputs from the log, labels from feedback) *older* than the evaluation
+   window; a new version of the same dataset name;
+2. **train** — ``ws.runs.train`` on that snapshot with the workspace's training spec: a
+   new, reproducible run (same inputs → the same run);
+3. **register** — as a candidate of the same model, its description naming the trigger;
+4. **reproduce** — re-run and prove it bit-identical (the checklist's first item);
+5. **compare** — candidate and production on the newest labelled production data (the
+   evaluation window, never trained on), with the checklist's primary metric;
+6. **checklist** — the readiness gate, evaluated and kept;
+7. **canary** — with ``auto_canary``, and only when the checklist is ready: staged and
+   deployed as a canary at ``canary_share`` percent;
+8. **promote** — with ``auto_promote``, and only if the canary runs and the candidate is
+   not worse on recent data: through ``ws.models.promote`` (the gate) and
+   ``promote_canary``.
+
+Each step is audited under the trigger's id (``retrain.<step>``, subject
+``trigger:<id>``); the services it calls audit their own changes with a reason naming it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+
+from stead.core.errors import SteadError
+from stead.data.reader import read_table
+from stead.features.sources import importing
+from stead.monitoring.reading import PRIMARY, LogWindows
+from stead.monitoring.records import RetrainTrigger
+from stead.monitoring.settings import RetrainingSettings
+from stead.monitoring.signals.performance import ANSWERED
+from stead.monitoring.triggers import TriggerStore
+from stead.registry.settings import better, checklist_settings
+from stead.registry.version import ModelVersion
+from stead.serving.feedback import FeedbackService
+from stead.serving.log_format import INPUTS
+from stead.serving.outcome_tables import FeedbackRow
+from stead.serving.predictions import PredictionService
+from stead.training.evaluation import evaluate, predict
+
+if TYPE_CHECKING:
+    from stead.core.context import Context
+    from stead.data.service import DatasetService
+    from stead.registry.service import ModelRegistry
+    from stead.serving.endpoints import EndpointService
+    from stead.training.service import RunService
+    from stead.training.spec import RunSpec
+
+MICROSECOND = timedelta(microseconds=1)
+
+
+class Retrainer:
+    """Turns a trigger into an evaluated, gated candidate (and a canary, if allowed)."""
+
+    def __init__(
+        self,
+        context: Context,
+        *,
+        settings: RetrainingSettings,
+        triggers: TriggerStore,
+        datasets: DatasetService,
+        runs: RunService,
+        models: ModelRegistry,
+        endpoints: EndpointService,
+    ) -> None:
+        self._ctx = context
+        self._settings = settings
+        self._triggers = triggers
+        self._datasets = datasets
+        self._runs = runs
+        self._models = models
+        self._endpoints = endpoints
+
+    def process(self, trigger_id: str) -> RetrainTrigger:
+        """Process a pending trigger once; returns it with its outcome.
+
+        Raises:
+            Conflict: the trigger is not pending (already processed, or in progress).
+        """
+        trigger = self._triggers.claim(trigger_id)
+        outcome: dict[str, Any] = {"steps": []}
+        try:
+            status = self._run(trigger, outcome)
+        except SteadError as error:
+            outcome["message"] = f"retraining failed: {error.message}"
+            return self._triggers.finish(trigger.id, "failed", outcome, error=error.message)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            outcome["message"] = f"retraining failed: {message}"
+            self._triggers.finish(trigger.id, "failed", outcome, error=message)
+            raise
+        return self._triggers.finish(trigger.id, status, outcome)
+
+    def _step(
+        self, trigger: RetrainTrigger, outcome: dict[str, Any], step: str, **facts: Any
+    ) -> None:
+        outcome["steps"].append(step)
+        outcome.update(facts)
+        self._triggers.step(trigger.id, step, {"endpoint": trigger.endpoint, **facts})
+
+    def _run(self, trigger: RetrainTrigger, outcome: dict[str, Any]) -> str:
+        why = f"retrain trigger {trigger.id}: {trigger.reason}"
+        production = self._models.get(self._endpoints.get(trigger.endpoint).policy.production)
+        outcome["production"] = production.ref
+        train_rows, held_out = self._production_data(trigger.endpoint, production)
+        frame, sources = self._training_frame(production, train_rows)
+        name = production.snapshot_ref.partition("@")[0]
+        snapshot = self._datasets.snapshot(
+            frame, name=name, source=f"retrain trigger {trigger.id} ({'; '.join(sources)})"
+        ).snapshot
+        self._step(
+            trigger,
+            outcome,
+            "snapshot",
+            snapshot=snapshot.ref,
+            rows=snapshot.rows,
+            sources=sources,
+            production_rows=len(train_rows),
+        )
+        trained = self._runs.train(snapshot=snapshot.ref, reason=why)
+        run = trained.run
+        self._step(
+            trigger, outcome, "train", run=run.id, created=trained.created, metrics=run.metrics
+        )
+        registered = self._models.register(
+            run.id, name=production.name, description=f"retrained by {why}", reason=why
+        )
+        candidate = registered.version
+        self._step(
+            trigger, outcome, "register", candidate=candidate.ref, created=registered.created
+        )
+        if candidate.id == production.id:
+            outcome["message"] = (
+                f"the same data and spec give the production version {production.ref}: "
+                "nothing new to deploy"
+            )
+            return "no_change"
+        if not registered.created:
+            outcome["message"] = (
+                f"the same data and spec give {candidate.ref} ({candidate.stage}), registered "
+                "before: decide on it (`stead models checklist`, `stead deploy`) rather than "
+                "retraining again"
+            )
+            return "no_change"
+        if self._settings.reproduce:
+            try:
+                verification = self._runs.reproduce(run.id)
+                self._step(trigger, outcome, "reproduce", verified=verification.verified)
+            except SteadError as error:
+                self._step(trigger, outcome, "reproduce", verified=False, problem=error.message)
+        comparison = self._compare(candidate, production, held_out)
+        self._step(trigger, outcome, "compare", comparison=comparison)
+        checklist = self._models.checklist(candidate.ref)
+        self._step(
+            trigger,
+            outcome,
+            "checklist",
+            ready=checklist.ready,
+            blocking=[i.key for i in checklist.blocking],
+            checklist=checklist.statuses(),
+        )
+        canary = self._canary(trigger, outcome, candidate, checklist.ready, why)
+        self._promote(trigger, outcome, candidate, canary, comparison, why)
+        outcome["message"] = _summary(candidate, production, comparison, outcome)
+        return "done"
+
+    # -- data -------------------------------------------------------------------------
+
+    def _production_data(
+        self, endpoint: str, production: ModelVersion
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Labelled production predictions, split into (older: train, newest: evaluate)."""
+        empty = pd.DataFrame()
+        with self._ctx.store.read() as session:
+            low, high = session.execute(
+                select(
+                    func.min(FeedbackRow.predicted_at), func.max(FeedbackRow.predicted_at)
+                ).where(FeedbackRow.endpoint == endpoint)
+            ).one()
+        if low is None:
+            return empty, empty
+        until = high + MICROSECOND
+        labels = FeedbackService(self._ctx).read(endpoint, low, until)
+        labels = labels[labels["role"].isin(ANSWERED) & labels["error"].isna()]
+        labels = labels.drop_duplicates("request_id", keep="last")[["request_id", "label"]]
+        log = LogWindows(PredictionService(self._ctx).directory, endpoint).read(low, until)
+        frame = log.to_pandas()
+        frame = frame[frame["role"].isin(PRIMARY)].drop_duplicates("request_id", keep="last")
+        joined = frame.merge(labels, on="request_id", how="inner")
+        rows = _as_training_rows(joined, production, self._runs.get(production.run_id).spec)
+        if rows.empty:
+            return empty, empty
+        cut = rows["__time"].max() - self._settings.evaluation_period
+        held_out = rows[rows["__time"] > cut].drop(columns="__time")
+        train = rows[rows["__time"] <= cut].drop(columns="__time")
+        if not self._settings.include_feedback:
+            train = train.iloc[0:0]
+        return train.reset_index(drop=True), held_out.reset_index(drop=True)
+
+    def _training_frame(
+        self, production: ModelVersion, extra: pd.DataFrame
+    ) -> tuple[pd.DataFrame, list[str]]:
+        if self._settings.source:
+            path = self._ctx.settings.resolve_path(self._settings.source)
+            base = read_table(path)
+            sources = [f"source {path}"]
+        else:
+            base = self._datasets.load(self._datasets.get_by_id(production.snapshot_id))
+            sources = [f"snapshot {production.snapshot_ref}"]
+        if extra.empty:
+            return base, sources
+        columns = [c for c in extra.columns if c in base.columns]
+        base = base[columns]
+        extra = extra[columns]
+        for column in columns:
+            extra[column] = _cast_like(extra[column], base[column])
+        sources.append(f"{len(extra)} labelled production predictions")
+        return pd.concat([base, extra], ignore_index=True), sources
+
+    # -- comparing, deploying ---------------------------------------------------------
+
+    def _compare(
+        self, candidate: ModelVersion, production: ModelVersion, rows: pd.DataFrame
+    ) -> dict[str, Any]:
+        metric = checklist_settings(self._ctx.settings).primary_for(
+            candidate.task, list(self._runs.get(candidate.run_id).metrics)
+        )
+        target = candidate.output["target"]
+        facts: dict[str, Any] = {"metric": metric, "rows": len(rows)}
+        if len(rows) < self._settings.min_evaluation_rows:
+            facts["message"] = (
+                f"only {len(rows)} labelled production rows in the last "
+                f"{self._settings.evaluation_window} (min {self._settings.min_evaluation_rows}): "
+                "not compared on production data"
+            )
+            return facts
+        for role, version in (("candidate", candidate), ("production", production)):
+            loaded = self._models.load(version.ref)
+            classes = np.asarray(version.output.get("classes") or [])
+            with importing(self._runs.sources(version.run_id), root=self._ctx.root):
+                predictions = predict(
+                    loaded.pipeline,
+                    rows[version.input_columns],
+                    task=version.task,  # type: ignore[arg-type]
+                    classes=classes,
+                )
+            value = evaluate(
+                rows[target].to_numpy(),
+                predictions,
+                task=version.task,  # type: ignore[arg-type]
+                metrics=[metric],
+                classes=classes,
+            )[metric]
+            facts[role] = value
+        if facts.get("candidate") is not None and facts.get("production") is not None:
+            facts["advantage"] = better(metric, facts["candidate"], facts["production"])
+        return facts
+
+    def _canary(
+        self,
+        trigger: RetrainTrigger,
+        outcome: dict[str, Any],
+        candidate: ModelVersion,
+        ready: bool,
+        why: str,
+    ) -> bool:
+        if not self._settings.auto_canary:
+            return False
+        if not ready:
+            self._step(
+                trigger, outcome, "canary", canary=None, skipped="the checklist is not ready"
+            )
+            return False
+        try:
+            self._models.promote(candidate.ref, to="staging", reason=why)
+            deployed = self._endpoints.canary(
+                trigger.endpoint, candidate.ref, share=self._settings.canary_share, reason=why
+            )
+        except SteadError as error:
+            self._step(trigger, outcome, "canary", canary=None, problem=error.message)
+            return False
+        self._step(
+            trigger,
+            outcome,
+            "canary",
+            canary=candidate.ref,
+            share=self._settings.canary_share,
+            revision=deployed.deployment.revision,
+        )
+        return True
+
+    def _promote(
+        self,
+        trigger: RetrainTrigger,
+        outcome: dict[str, Any],
+        candidate: ModelVersion,
+        canary: bool,
+        comparison: dict[str, Any],
+        why: str,
+    ) -> None:
+        if not self._settings.auto_promote:
+            return
+        advantage = comparison.get("advantage")
+        tolerance = checklist_settings(self._ctx.settings).champion_tolerance
+        if not canary or advantage is None or advantage < -tolerance:
+            reason = (
+                "no canary is running"
+                if not canary
+                else "no comparison on recent production data"
+                if advantage is None
+                else f"worse than production on recent data ({advantage:+.4f})"
+            )
+            self._step(trigger, outcome, "promote", promoted=None, skipped=reason)
+            return
+        try:
+            self._models.promote(candidate.ref, to="production", reason=why)
+            deployed = self._endpoints.promote_canary(trigger.endpoint, reason=why)
+        except SteadError as error:
+            self._step(trigger, outcome, "promote", promoted=None, problem=error.message)
+            return
+        self._step(
+            trigger,
+            outcome,
+            "promote",
+            promoted=candidate.ref,
+            revision=deployed.deployment.revision,
+        )
+
+
+def _as_training_rows(
+    joined: pd.DataFrame, production: ModelVersion, spec: RunSpec
+) -> pd.DataFrame:
+    """Logged inputs and labels as rows of the training data's columns."""
+    if joined.empty:
+        return pd.DataFrame()
+    rows = pd.DataFrame(
+        {c: joined[INPUTS + c].to_numpy() for c in production.input_columns if INPUTS + c in joined}
+    )
+    rows[spec.target] = joined["label"].to_numpy()
+    moment = pd.to_datetime(joined["timestamp"], utc=True)
+    if spec.time_column and spec.time_column not in rows:
+        rows[spec.time_column] = moment.to_numpy()
+    if spec.id_column and spec.id_column not in rows:
+        # The entity the request was about when the server knew it, else the request.
+        keys = joined["entity_key"].where(joined["entity_key"].notna(), joined["request_id"])
+        rows[spec.id_column] = keys.astype(str).to_numpy()
+    rows["__time"] = moment.to_numpy()
+    return rows
+
+
+def _cast_like(values: pd.Series, like: pd.Series) -> pd.Series:
+    """Production values in the training column's type, when they fit it."""
+    dtype = like.dtype
+    try:
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            return pd.to_datetime(values, utc=True).astype(dtype)
+        if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+            numbers = pd.to_numeric(values, errors="coerce")
+            if pd.api.types.is_integer_dtype(dtype) and numbers.isna().any():
+                return numbers
+            return numbers.astype(dtype)
+        if pd.api.types.is_bool_dtype(dtype):
+            return values.map(lambda v: str(v).lower() in ("true", "1")).astype(dtype)
+        return values.astype(dtype)
+    except (TypeError, ValueError):
+        return values
+
+
+def _summary(
+    candidate: ModelVersion,
+    production: ModelVersion,
+    comparison: dict[str, Any],
+    outcome: dict[str, Any],
+) -> str:
+    text = f"registered {candidate.ref} as a candidate to replace {production.ref}"
+    if comparison.get("advantage") is not None:
+        text += (
+            f"; on {comparison['rows']} recent labelled rows {comparison['metric']} "
+            f"{comparison['candidate']:.4f} vs {comparison['production']:.4f}"
+        )
+    elif comparison.get("message"):
+        text += f"; {comparison['message']}"
+    if outcome.get("canary"):
+        text += f"; canary at {outcome.get('share'):g}%"
+    if outcome.get("promoted"):
+        text += f"; promoted to production ({outcome['promoted']})"
+    return text
