@@ -1,0 +1,300 @@
+"""Data retention: ``[retention]`` says how long predictions and feedback are kept, and
+``stead retention apply`` enforces it, audited.
+
+::
+
+    [retention]
+    predictions = "90d"     # prediction-log days older than this are deleted
+    feedback = "365d"       # feedback rows of predictions older than this are deleted
+
+Only these two stores are ever touched. Audit events, registered models, snapshots and
+every other artifact are never deleted by retention (the audit chain must stay whole, and
+a registered version must stay loadable and traceable); monitor results are aggregates
+without personal data and stay too.
+
+The prediction log is deleted a whole UTC day at a time (its ``date=`` partitions): a day
+goes once all of it is older than the cutoff, so retention never rewrites files a server
+may be reading. Feedback rows go by the time of the prediction they label.
+
+Each application records ``retention.start`` (the plan) before deleting anything and
+``retention.apply`` (what was deleted, per endpoint) after, so an interrupted run is still
+on the record. Security sits just above ``core``, so this module knows the prediction log
+by its documented layout and the feedback table by name rather than importing serving.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from stead.core.clock import utcnow
+from stead.core.duration import parse_duration
+from stead.core.errors import SettingsError, UsageError
+from stead.core.settings import Settings, build_dataclass
+
+if TYPE_CHECKING:
+    from stead.core.context import Context
+
+# The feedback table (serving's), by name: retention deletes rows, never reads them.
+FEEDBACK = sa.table("feedback", sa.column("endpoint"), sa.column("predicted_at"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionSettings:
+    """``[retention]``: how long each store keeps data; unset keeps it forever."""
+
+    predictions: str | None = None
+    feedback: str | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("predictions", "feedback"):
+            value = getattr(self, key)
+            if value is not None:
+                try:
+                    parse_duration(value, what=key)
+                except UsageError as exc:
+                    raise ValueError(exc.message) from exc
+
+    def period(self, key: str) -> timedelta | None:
+        value = getattr(self, key)
+        return None if value is None else parse_duration(value, what=key)
+
+
+def retention_settings(settings: Settings) -> RetentionSettings:
+    table = settings.extra.get("retention", {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"stead.toml: [retention] must be a table, got {table!r}")
+    parsed: RetentionSettings = build_dataclass(
+        RetentionSettings, table, where="stead.toml [retention]"
+    )
+    return parsed
+
+
+def check_retention_settings(settings: Settings) -> None:
+    """Validate ``[retention]``; called when a workspace opens."""
+    retention_settings(settings)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One day of one endpoint's prediction log."""
+
+    endpoint: str
+    day: date
+    path: Path
+    files: int
+    rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint,
+            "day": self.day.isoformat(),
+            "files": self.files,
+            "rows": self.rows,
+        }
+
+
+@dataclass(frozen=True)
+class RetentionOutcome:
+    """What ``apply`` deleted (or, in a dry run, would delete)."""
+
+    dry_run: bool
+    predictions_before: datetime | None
+    feedback_before: datetime | None
+    partitions: list[Partition] = field(default_factory=list)
+    feedback_rows: dict[str, int] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    event_id: str | None = None
+
+    @property
+    def prediction_rows(self) -> int:
+        return sum(p.rows for p in self.partitions)
+
+    @property
+    def message(self) -> str:
+        verb = "would delete" if self.dry_run else "deleted"
+        parts = []
+        if self.predictions_before is None:
+            parts.append("predictions: no [retention] predictions period, kept")
+        else:
+            parts.append(
+                f"{verb} {self.prediction_rows} prediction(s) in {len(self.partitions)} "
+                f"day partition(s) before {self.predictions_before:%Y-%m-%d}"
+            )
+        if self.feedback_before is None:
+            parts.append("feedback: no [retention] feedback period, kept")
+        else:
+            parts.append(
+                f"{verb} {sum(self.feedback_rows.values())} feedback row(s) of predictions "
+                f"before {self.feedback_before:%Y-%m-%d %H:%M}"
+            )
+        text = "; ".join(parts)
+        if self.failed:
+            text += f"; could not delete {len(self.failed)}: {', '.join(self.failed)}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "message": self.message,
+            "predictions_before": None
+            if self.predictions_before is None
+            else self.predictions_before.isoformat(),
+            "feedback_before": None
+            if self.feedback_before is None
+            else self.feedback_before.isoformat(),
+            "prediction_rows": self.prediction_rows,
+            "partitions": [p.to_dict() for p in self.partitions],
+            "feedback_rows": self.feedback_rows,
+            "failed": self.failed,
+            "event_id": self.event_id,
+        }
+
+
+class RetentionService:
+    """Applies ``[retention]`` (``ws.retention``).
+
+    Args:
+        context: the open workspace.
+        prediction_log: the prediction log's root directory (``ws.predictions.directory``).
+    """
+
+    def __init__(self, context: Context, *, prediction_log: Path) -> None:
+        self._ctx = context
+        self._log = prediction_log
+
+    @property
+    def settings(self) -> RetentionSettings:
+        return retention_settings(self._ctx.settings)
+
+    def apply(self, *, dry_run: bool = False, now: datetime | None = None) -> RetentionOutcome:
+        """Delete prediction-log days and feedback rows older than their periods.
+
+        Args:
+            dry_run: only count what would be deleted (nothing is written).
+            now: the reference time (default ``utcnow()``, which honours ``STEAD_NOW``).
+        """
+        now = now or utcnow()
+        settings = self.settings
+        keep_predictions = settings.period("predictions")
+        keep_feedback = settings.period("feedback")
+        predictions_before = now - keep_predictions if keep_predictions else None
+        feedback_before = now - keep_feedback if keep_feedback else None
+        partitions = self._expired(predictions_before) if predictions_before else []
+        feedback = self._feedback_counts(feedback_before) if feedback_before else {}
+        plan = RetentionOutcome(
+            dry_run=True,
+            predictions_before=predictions_before,
+            feedback_before=feedback_before,
+            partitions=partitions,
+            feedback_rows=feedback,
+        )
+        if dry_run:
+            return plan
+        with self._ctx.store.change("retention.start", "retention") as change:
+            change.details.update(_details(plan))
+        failed: list[str] = []
+        deleted: list[Partition] = []
+        with self._ctx.store.change("retention.apply", "retention") as change:
+            removed: dict[str, int] = {}
+            if feedback_before is not None:
+                for endpoint in feedback:
+                    result = change.session.execute(
+                        sa.delete(FEEDBACK).where(
+                            FEEDBACK.c.endpoint == endpoint,
+                            FEEDBACK.c.predicted_at < feedback_before,
+                        )
+                    )
+                    removed[endpoint] = int(getattr(result, "rowcount", 0) or 0)
+            for partition in partitions:
+                try:
+                    shutil.rmtree(partition.path)
+                    deleted.append(partition)
+                except OSError as exc:
+                    failed.append(f"{partition.path} ({exc.strerror or exc})")
+            outcome = RetentionOutcome(
+                dry_run=False,
+                predictions_before=predictions_before,
+                feedback_before=feedback_before,
+                partitions=deleted,
+                feedback_rows=removed,
+                failed=failed,
+            )
+            change.details.update(_details(outcome))
+        event = change.event
+        return replace(outcome, event_id=event.id if event else None)
+
+    def _expired(self, before: datetime) -> list[Partition]:
+        found = []
+        try:
+            endpoints = sorted(os.scandir(self._log), key=lambda e: e.name)
+        except FileNotFoundError:
+            return []
+        for endpoint in endpoints:
+            if not endpoint.is_dir() or not endpoint.name.startswith("endpoint="):
+                continue
+            name = endpoint.name[len("endpoint=") :]
+            for entry in sorted(os.scandir(endpoint.path), key=lambda e: e.name):
+                if not entry.is_dir() or not entry.name.startswith("date="):
+                    continue
+                try:
+                    day = date.fromisoformat(entry.name[len("date=") :])
+                except ValueError:
+                    continue
+                # A day goes only when all of it is older than the cutoff.
+                if datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=1) > before:
+                    continue
+                # Count the predictions (part files), not the day's request-id index.
+                files = [Path(f.path) for f in os.scandir(entry.path) if _is_part(f.name)]
+                rows = sum(_rows(f) for f in files)
+                found.append(Partition(name, day, Path(entry.path), len(files), rows))
+        return found
+
+    def _feedback_counts(self, before: datetime) -> dict[str, int]:
+        with self._ctx.store.read() as session:
+            rows = session.execute(
+                sa.select(FEEDBACK.c.endpoint, sa.func.count())
+                .where(FEEDBACK.c.predicted_at < before)
+                .group_by(FEEDBACK.c.endpoint)
+            )
+            return {str(endpoint): int(count) for endpoint, count in rows}
+
+
+def _is_part(name: str) -> bool:
+    return name.startswith("part-") and name.endswith(".parquet")
+
+
+def _rows(path: Path) -> int:
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, ValueError):
+        return 0
+
+
+def _details(outcome: RetentionOutcome) -> dict[str, Any]:
+    per_endpoint: dict[str, dict[str, int]] = {}
+    for p in outcome.partitions:
+        facts = per_endpoint.setdefault(p.endpoint, {"days": 0, "rows": 0})
+        facts["days"] += 1
+        facts["rows"] += p.rows
+    return {
+        "predictions_before": None
+        if outcome.predictions_before is None
+        else outcome.predictions_before.isoformat(),
+        "feedback_before": None
+        if outcome.feedback_before is None
+        else outcome.feedback_before.isoformat(),
+        "prediction_rows": outcome.prediction_rows,
+        "prediction_days": len(outcome.partitions),
+        "predictions_by_endpoint": per_endpoint,
+        "feedback_rows": sum(outcome.feedback_rows.values()),
+        "feedback_by_endpoint": outcome.feedback_rows,
+        "failed": outcome.failed,
+    }
