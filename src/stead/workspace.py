@@ -19,9 +19,12 @@ from stead.core.context import Context
 from stead.core.settings import SETTINGS_FILE, STATE_DIR, Settings, load_settings
 from stead.data.service import DatasetService
 from stead.features.service import FeatureService
+from stead.monitoring.service import MonitorService
+from stead.monitoring.settings import check_monitoring_settings
 from stead.registry.service import ModelRegistry
 from stead.registry.signing import create_key
 from stead.security.access import AccessPolicy
+from stead.security.retention import RetentionService, check_retention_settings
 from stead.security.settings import check_security_settings
 from stead.security.tokens import TokenService
 from stead.serving.endpoints import EndpointService
@@ -129,7 +132,17 @@ class Workspace(Context):
         # wrong setting fails when the workspace opens rather than mid-way through a run.
         check_stage_settings(settings)
         check_security_settings(settings)
+        check_monitoring_settings(settings)
+        check_retention_settings(settings)
         return super().from_settings(settings, actor=actor)
+
+    @cached_property
+    def monitors(self) -> MonitorService:
+        return MonitorService(self)
+
+    @cached_property
+    def retention(self) -> RetentionService:
+        return RetentionService(self, prediction_log=self.predictions.directory)
 
     @cached_property
     def access(self) -> AccessPolicy:

@@ -4,6 +4,13 @@ import stead.monitoring
 def test_the_monitoring_surface_is_the_intended_one() -> None:
     assert set(stead.monitoring.__all__) == {
         "PSI",
+        "Alert",
+        "Decision",
+        "MonitorResult",
+        "RetrainTrigger",
+        "SignalResult",
+        "WindowSpec",
+        "decide",
         "ChiSquare",
         "ColumnDrift",
         "DriftConfig",
