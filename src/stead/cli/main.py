@@ -11,6 +11,7 @@ from stead.cli import (
     data,
     demo,
     feedback,
+    monitoring,
     predictions,
     registry,
     scoring,
@@ -35,6 +36,7 @@ training.register(app)
 registry.register(app)
 serving.register(app)
 scoring.register(app)
+monitoring.register(app)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")
 app.add_typer(tokens.app, name="tokens")

@@ -1,0 +1,420 @@
+"""``stead monitor run|watch|show|report``, ``stead alerts test|list``, ``stead retrain``,
+``stead retention apply``, and the rollback drill behind ``stead rollback --drill``."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from stead.cli.output import (
+    JSON_OPTION,
+    WORKSPACE_OPTION,
+    notice,
+    print_json,
+    print_table,
+    say,
+)
+from stead.cli.session import guarded, open_workspace
+from stead.core.clock import parse_time
+from stead.core.errors import UsageError
+from stead.monitoring.drill import RollbackDrill
+from stead.monitoring.evaluation import MonitorRun, WindowOutcome
+from stead.monitoring.history import MonitorState
+from stead.monitoring.records import SIGNALS, RetrainTrigger
+from stead.monitoring.summary import SIGNAL_TITLES, headline
+
+monitor_app = typer.Typer(
+    help="Monitors: drift, schema, performance, system and KPIs per window.",
+    no_args_is_help=True,
+)
+alerts_app = typer.Typer(help="Alerts: where they go, and proof that they get there.")
+retention_app = typer.Typer(help="Data retention: delete what is older than [retention] says.")
+
+WINDOW_OPTION = typer.Option(
+    None, "--window", help="1h, 1d, 7d ... (clock-aligned) or a count such as 10000."
+)
+STATUS_STYLE = {
+    "ok": "green",
+    "alert": "bold red",
+    "insufficient_data": "dim",
+    "awaiting_labels": "yellow",
+    "unavailable": "dim",
+}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the monitoring commands to the ``stead`` app."""
+    app.add_typer(monitor_app, name="monitor")
+    app.add_typer(alerts_app, name="alerts")
+    app.add_typer(retention_app, name="retention")
+    app.command()(retrain)
+
+
+def _time(text: str | None, what: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}") from exc
+
+
+def _status(status: str) -> str:
+    style = STATUS_STYLE.get(status, "")
+    label = status.replace("_", " ")
+    return f"[{style}]{label}[/]" if style else label
+
+
+@monitor_app.command()
+def run(
+    endpoint: str = typer.Argument(..., help="The endpoint to monitor."),
+    window: str | None = WINDOW_OPTION,
+    since: str | None = typer.Option(None, "--since", help="Evaluate windows from this time."),
+    until: str | None = typer.Option(None, "--until", help="Up to this time (default: now)."),
+    force: bool = typer.Option(False, "--force", help="Evaluate windows again."),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Evaluate the complete windows not evaluated yet; alert and trigger as the policy says."""
+    with open_workspace(workspace, as_json=as_json) as ws:
+        outcome = ws.monitors.run(
+            endpoint,
+            window=window,
+            since=_time(since, "--since"),
+            until=_time(until, "--until"),
+            force=force,
+        )
+    if as_json:
+        print_json(outcome.to_dict())
+        return
+    _print_run(outcome)
+
+
+def _print_run(outcome: MonitorRun) -> None:
+    if outcome.windows:
+        print_table(
+            f"{escape(outcome.endpoint)}: {outcome.spec} windows",
+            ["window", "model", *[SIGNAL_TITLES[s] for s in SIGNALS], "decisions"],
+            [_window_row(w) for w in outcome.windows],
+        )
+    say(escape(outcome.message))
+    for trigger in outcome.triggers:
+        _say_trigger(trigger)
+    for ref in outcome.evidence:
+        say(f"evidence recorded: {escape(ref)}")
+
+
+def _window_row(outcome: WindowOutcome) -> list[str]:
+    by_signal = {r.signal: r for r in outcome.results}
+    cells = []
+    for signal in SIGNALS:
+        result = by_signal.get(signal)
+        cells.append(
+            "" if result is None else f"{_status(result.status)} {escape(headline(result))}"
+        )
+    label = outcome.window.label + (" (labels)" if outcome.recheck else "")
+    kinds = ", ".join(d.kind.replace("_", " ") for d in outcome.decisions)
+    return [label, escape(outcome.model_version or ""), *cells, escape(kinds)]
+
+
+def _say_trigger(trigger: RetrainTrigger) -> None:
+    text = f"retrain trigger {trigger.id} ({trigger.kind}, {trigger.status})"
+    message = trigger.outcome.get("message") or trigger.error
+    if message:
+        text += f": {message}"
+    say(escape(text))
+
+
+@monitor_app.command()
+def watch(
+    endpoint: str = typer.Argument(..., help="The endpoint to monitor."),
+    every: str = typer.Option("5m", "--every", help="Pause between runs: 30s, 5m, 1h ..."),
+    window: str | None = WINDOW_OPTION,
+    iterations: int | None = typer.Option(
+        None, "--iterations", help="Stop after this many runs (default: until Ctrl-C)."
+    ),
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Run the monitor again and again; Ctrl-C stops it cleanly between two runs."""
+    stop = threading.Event()
+    with open_workspace(workspace) as ws:
+        say(f"watching {escape(endpoint)} every {escape(every)}; Ctrl-C stops")
+        try:
+            done = ws.monitors.watch(
+                endpoint,
+                every=every,
+                window=window,
+                iterations=iterations,
+                stop=stop,
+                on_run=lambda r: say(escape(r.message)),
+            )
+        except KeyboardInterrupt:
+            stop.set()
+            say("stopped")
+            return
+    say(f"stopped after {done} run(s)")
+
+
+@monitor_app.command()
+def show(
+    endpoint: str = typer.Argument(..., help="The endpoint."),
+    window: str | None = WINDOW_OPTION,
+    last: int = typer.Option(8, "--last", help="How many windows the trend shows."),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """The latest window's signals, the trend over the last windows, decisions, triggers."""
+    with open_workspace(workspace, as_json=as_json) as ws:
+        state = ws.monitors.state(endpoint, window=window, last=last)
+    if as_json:
+        print_json(state.to_dict())
+        return
+    _print_state(state)
+
+
+def _print_state(state: MonitorState) -> None:
+    latest = state.latest
+    if latest is None:
+        say(f"{escape(state.endpoint)} has no monitor results yet: run `stead monitor run`")
+        return
+    say(
+        f"[bold]{escape(state.endpoint)}[/]  window {escape(latest.key)} "
+        f"({latest.start:%Y-%m-%d %H:%M} – {latest.end:%Y-%m-%d %H:%M} UTC), "
+        f"model {escape(latest.model_version or '?')}"
+    )
+    print_table(
+        None,
+        ["signal", "status", "headline", "detail"],
+        [
+            [
+                SIGNAL_TITLES[s],
+                _status(latest.results[s].status),
+                escape(headline(latest.results[s])),
+                escape(latest.results[s].message),
+            ]
+            for s in SIGNALS
+            if s in latest.results
+        ],
+    )
+    print_table(
+        f"trend: last {len(state.windows)} window(s)",
+        ["window", *[SIGNAL_TITLES[s] for s in SIGNALS]],
+        [
+            [
+                w.key,
+                *[
+                    f"{_status(w.results[s].status)} {escape(headline(w.results[s]))}"
+                    if s in w.results
+                    else ""
+                    for s in SIGNALS
+                ],
+            ]
+            for w in state.windows
+        ],
+    )
+    if state.decisions:
+        print_table(
+            "recent decisions",
+            ["window", "decision", "action", "message"],
+            [
+                [d.window_key, d.kind.replace("_", " "), d.action, escape(d.message)]
+                for d in state.decisions[:10]
+            ],
+        )
+    for trigger in state.triggers:
+        _say_trigger(trigger)
+
+
+@monitor_app.command()
+def report(
+    endpoint: str = typer.Argument(..., help="The endpoint."),
+    out: Path = typer.Option(Path("report.html"), "--out", help="Where to write the HTML."),
+    window: str | None = WINDOW_OPTION,
+    last: int = typer.Option(30, "--last", help="How many windows to include."),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Write a self-contained HTML report (opens offline: inline charts and styles)."""
+    with open_workspace(workspace, as_json=as_json) as ws:
+        path = ws.monitors.report(endpoint, out, window=window, last=last)
+    if as_json:
+        print_json({"report": str(path.resolve())})
+    else:
+        say(f"wrote {escape(str(path))}")
+
+
+@alerts_app.command("test")
+def test_alerts(
+    endpoint: str | None = typer.Argument(
+        None, help="Record the evidence for this endpoint's production version (default: all)."
+    ),
+    model: str | None = typer.Option(None, "--model", help="Record it for NAME@N instead."),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Send a test alert through every sink; exits 1 if any sink failed.
+
+    Which sinks delivered is recorded as the checklist's alerts_tested evidence.
+    """
+    with open_workspace(workspace, as_json=as_json) as ws:
+        test = ws.monitors.test_alerts(endpoint, model=model)
+    if as_json:
+        print_json(test.to_dict())
+    else:
+        print_table(
+            f"test alert {test.alert.id}",
+            ["sink", "delivered", "attempts", "error"],
+            [
+                [
+                    escape(d.sink),
+                    "[green]yes[/]" if d.delivered else "[bold red]no[/]",
+                    str(d.attempts),
+                    escape(d.error or ""),
+                ]
+                for d in test.alert.deliveries
+            ],
+        )
+        for ref in test.evidence_for:
+            say(f"alerts_tested evidence recorded for {escape(ref)}")
+    if not test.ok:
+        raise typer.Exit(1)
+
+
+@alerts_app.command("list")
+def list_alerts(
+    endpoint: str | None = typer.Argument(None, help="Only this endpoint's alerts."),
+    limit: int = typer.Option(20, "--limit", help="How many, newest first."),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Recent alerts and whether each reached its sinks."""
+    with open_workspace(workspace, as_json=as_json) as ws:
+        alerts = ws.monitors.alerts(endpoint, limit=limit)
+    if as_json:
+        print_json([a.to_dict() for a in alerts])
+        return
+    print_table(
+        "alerts",
+        ["when", "endpoint", "signal", "severity", "window", "title", "delivered"],
+        [
+            [
+                f"{a.created_at:%Y-%m-%d %H:%M}",
+                escape(a.endpoint),
+                a.signal,
+                a.severity,
+                escape(a.window_key or ""),
+                escape(a.title),
+                ", ".join(d.sink for d in a.deliveries if d.delivered) or "[red]none[/]",
+            ]
+            for a in alerts
+        ],
+    )
+
+
+def retrain(
+    endpoint: str = typer.Argument(..., help="The endpoint whose model to retrain."),
+    reason: str | None = typer.Option(
+        None, "--reason", help="Why (a business change, new data); starts a manual trigger."
+    ),
+    trigger: str | None = typer.Option(None, "--trigger", help="Process this pending trigger."),
+    pending: bool = typer.Option(
+        False, "--pending", help="Process every pending trigger of the endpoint."
+    ),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Retrain on evidence: snapshot, train, register a candidate, compare, gate, canary.
+
+    \b
+    stead retrain credit --reason "new lending policy from 2026-07"
+    stead retrain credit --pending          the monitor's triggers ([retraining] automatic = false)
+    """
+    with guarded(as_json=as_json):
+        chosen = [
+            n
+            for n, v in (("--reason", reason), ("--trigger", trigger), ("--pending", pending))
+            if v
+        ]
+        if len(chosen) != 1:
+            raise UsageError("give one of --reason '...', --trigger ID or --pending")
+    with open_workspace(workspace, as_json=as_json) as ws:
+        if reason is not None:
+            done = [ws.monitors.retrain(endpoint, reason=reason)]
+        elif trigger is not None:
+            done = [ws.monitors.process(trigger)]
+        else:
+            done = ws.monitors.process_pending(endpoint)
+    if as_json:
+        print_json([t.to_dict() for t in done])
+    else:
+        for t in done:
+            _say_trigger(t)
+    if any(t.status == "failed" for t in done):
+        raise typer.Exit(1)
+
+
+@retention_app.command("apply")
+def apply_retention(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted."),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Delete prediction-log days and feedback rows older than [retention] allows (audited).
+
+    Audit events, registered models and snapshots are never deleted.
+    """
+    with open_workspace(workspace, as_json=as_json) as ws:
+        outcome = ws.retention.apply(dry_run=dry_run)
+    if as_json:
+        print_json(outcome.to_dict())
+        return
+    say(escape(outcome.message))
+    if outcome.event_id:
+        say(f"audited as {outcome.event_id} (`stead audit log --action retention`)")
+    if outcome.failed:
+        notice("some partitions could not be deleted; see above")
+        raise typer.Exit(1)
+
+
+def rollback_drill(
+    endpoint: str,
+    *,
+    url: str | None,
+    token: str | None,
+    sample: int,
+    as_json: bool,
+    workspace: Path | None,
+) -> None:
+    """The body of ``stead rollback ENDPOINT --drill`` (exits 1 when the drill fails)."""
+    with open_workspace(workspace, as_json=as_json) as ws:
+        drill = ws.monitors.rollback_drill(endpoint, url=url, token=token, sample=sample)
+    _print_drill(drill, as_json=as_json)
+    if not drill.passed:
+        raise typer.Exit(1)
+
+
+def _print_drill(drill: RollbackDrill, *, as_json: bool) -> None:
+    if as_json:
+        print_json(drill.to_dict())
+        return
+    print_table(
+        f"rollback drill of {escape(drill.endpoint)}",
+        ["step", "revision", "serves", "answered", "ok", "problem"],
+        [
+            [
+                c.step,
+                str(c.revision),
+                escape(c.expected),
+                str(c.answered),
+                "[green]yes[/]" if c.ok else "[bold red]no[/]",
+                escape(c.problem or ""),
+            ]
+            for c in drill.checks
+        ],
+    )
+    say(escape(drill.message))
+    say(f"rollback_verified evidence recorded for {escape(drill.production)}")
