@@ -1,0 +1,83 @@
+"""Signals alone: performance estimation, schema changes, KPIs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from stead.data.contract import ColumnContract, Contract
+from stead.data.profile import Profile, profile_column
+from stead.monitoring.settings import KpiSettings
+from stead.monitoring.signals import business_kpis, expected_roc_auc, schema_changes
+
+
+def test_expected_roc_auc_matches_the_realised_one_when_probabilities_are_calibrated() -> None:
+    rng = np.random.default_rng(3)
+    q = 1 / (1 + np.exp(-(-1.0 + 1.5 * rng.normal(size=4000))))
+    estimate, se = expected_roc_auc(q, q)
+    realised = [roc_auc_score(rng.random(q.size) < q, q) for _ in range(100)]
+    assert estimate is not None
+    assert abs(estimate - float(np.mean(realised))) < 0.005
+    assert 0.5 * np.std(realised) < se < 2 * np.std(realised)
+    # Coarse scores (ties) are counted half, as roc_auc_score does.
+    coarse = np.round(q, 1)
+    tied, _ = expected_roc_auc(coarse, q)
+    realised = [roc_auc_score(rng.random(q.size) < q, coarse) for _ in range(100)]
+    assert tied is not None and abs(tied - float(np.mean(realised))) < 0.005
+
+
+def test_schema_changes_name_missing_new_and_retyped_fields_and_null_jumps() -> None:
+    reference = pd.DataFrame({"age": [30, 40, 50] * 50, "income": [1.0, 2.0, 3.0] * 50})
+    profile = Profile(
+        rows=150, columns=[profile_column(reference[c], "float", bins=5) for c in reference]
+    )
+    contract = Contract(
+        [
+            ColumnContract("age", "int", False, 30.0, 50.0),
+            ColumnContract("income", "float", False, 1.0, 3.0),
+            ColumnContract("region", "string", False, levels=["north"]),
+        ]
+    )
+    window = pd.DataFrame(
+        {
+            "age": ["thirty", "40"] * 50,
+            "income": [None, 2.0, 9.0, 2.0] * 25,
+            "region": [None] * 100,
+            "referrer": ["x"] * 100,
+        }
+    )
+    result = schema_changes(
+        contract,
+        profile,
+        window,
+        null_rate_jump=0.05,
+        out_of_range_rate=0.01,
+        range_tolerance=0.0,
+    )
+    assert result.status == "alert"
+    assert result.summary["missing_fields"] == ["region"]
+    assert result.summary["new_fields"] == ["referrer"]
+    assert result.details["type_changes"]["age"]["examples"][0] == "thirty"
+    assert result.details["null_rate_jumps"]["income"]["null_rate"] == 0.25
+    assert result.details["out_of_range"]["income"]["rate"] == 25 / 75
+
+
+def test_kpis_aggregate_per_window_and_alert_outside_their_limits() -> None:
+    feedback = pd.DataFrame(
+        {
+            "request_id": ["a", "b", "c", "d"],
+            "role": ["production", "production", "canary", "shadow"],
+            "kpis.loss_amount": [100.0, 0.0, 50.0, 999.0],
+            "kpis.complaint": [True, False, False, True],
+        }
+    )
+    kpis = {
+        "loss": KpiSettings(source="loss_amount", aggregate="sum", max=120.0),
+        "complaints": KpiSettings(source="complaint", aggregate="rate", max=0.5),
+    }
+    result = business_kpis(feedback, kpis, final=True)
+    assert result.summary["kpis"]["loss"]["value"] == 150.0  # the shadow's row is not counted
+    assert result.summary["kpis"]["complaints"]["value"] == 1 / 3
+    assert result.status == "alert" and result.summary["breached"] == ["loss"]
+    assert result.message == "KPI loss 150 (sum) above 120"
