@@ -145,3 +145,20 @@ def test_after_deployment_items_stay_pending_until_evidence_is_recorded(
     assert event.subject == f"model:{ref}" and event.details["monitor"] == "credit-drift"
     with pytest.raises(UsageError, match="can be recorded for: drift_detection"):
         reg.models.record_evidence(ref, "vibes", passed=True, evidence="good")
+
+
+def test_the_champion_is_never_scored_on_rows_it_was_trained_on(reg: Workspace, runs: Runs) -> None:
+    champion = ready(reg, runs.good)
+    reg.models.promote(champion, to="production")
+    # Same data, another seed: another random split, so most of the challenger's
+    # evaluation rows were training rows of the champion.
+    other = reg.runs.train(seed=5).run
+    challenger = ready(reg, other.id)
+    item = {i.key: i for i in reg.models.checklist(challenger).items}["champion_challenger"]
+    champion_eval = set(reg.runs.eval_row_positions(runs.good).tolist())
+    challenger_eval = reg.runs.eval_row_positions(other.id).tolist()
+    shared = sum(1 for row in challenger_eval if row in champion_eval)
+    if shared < 50:
+        assert item.status == "fail" and "not used to train production" in item.detail
+    else:
+        assert item.facts is not None and item.facts["rows"] == shared

@@ -1,9 +1,12 @@
-"""Champion/challenger: the production version scored on the challenger's evaluation rows.
+"""Champion/challenger: both versions scored on the same rows that neither trained on.
 
-A challenger's metric was recorded at training on its own evaluation rows. To compare on
-the *same* data, the champion (the version in production) is loaded, verified, and run
-on exactly those rows (read from the challenger's snapshot by its recorded evaluation
-row positions), and scored with the same metric.
+The rows are the challenger's evaluation rows (read from its snapshot by the recorded
+positions) minus every row the champion was trained on: a champion scored on its own
+training rows would look far better than it is (a retrained challenger usually shares
+data with it, and a different random split shares rows too). Rows are matched by the
+content of the champion's input columns and the target. The champion is loaded,
+verified and run on those rows, and so is the challenger; both are scored with the same
+metric.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from stead.features.sources import importing
 from stead.registry.settings import better
@@ -21,11 +25,20 @@ from stead.training.evaluation import evaluate, predict
 if TYPE_CHECKING:
     from stead.core.context import Context
     from stead.registry.loading import VersionLoader
+    from stead.training.run import TrainingRun
     from stead.training.service import RunService
+
+
+# Below this many shared unseen rows a metric comparison says more about noise than models.
+MIN_COMPARISON_ROWS = 50
 
 
 class NotComparable(Exception):
     """The champion cannot be scored on the challenger's rows (the reason says why)."""
+
+
+def _fingerprints(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    return pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -70,16 +83,16 @@ def compare_with_champion(
     runs: RunService,
     loader: VersionLoader,
 ) -> ChampionComparison:
-    """Score ``champion`` on ``challenger``'s evaluation rows with ``metric``.
+    """Score both versions with ``metric`` on the challenger's evaluation rows that the
+    champion did not train on.
 
     Raises:
         NotComparable: the champion reads columns those rows lack, predicts other
-            classes, or the metric is not available for it.
+            classes, too few rows are unseen by both, or the metric is not available.
         IntegrityError: the champion's artifacts or manifest were altered.
     """
     run = runs.get(challenger.run_id)
-    challenger_value = run.metrics.get(metric)
-    if challenger_value is None:
+    if run.metrics.get(metric) is None:
         raise NotComparable(f"{challenger.ref} has no recorded {metric}")
     if challenger.task != champion.task:
         raise NotComparable(
@@ -99,9 +112,19 @@ def compare_with_champion(
             f"production {champion.ref} reads columns that {challenger.snapshot_ref} lacks: "
             f"{', '.join(missing)}"
         )
+    target = challenger.output["target"]
+    champion_run = runs.get(champion.run_id)
+    trained_on = _champion_training_rows(runs, champion_run, [*champion.input_columns, target])
+    unseen = ~np.isin(_fingerprints(frame, [*champion.input_columns, target]), trained_on)
+    if unseen.sum() < MIN_COMPARISON_ROWS:
+        raise NotComparable(
+            f"only {int(unseen.sum())} of {challenger.ref}'s {len(frame)} evaluation rows were "
+            f"not used to train production {champion.ref} (need {MIN_COMPARISON_ROWS})"
+        )
+    frame = frame[unseen]
     loaded = loader.load(champion)
     classes = np.asarray(champion_classes if champion_classes is not None else [])
-    y = frame[challenger.output["target"]].to_numpy()
+    y = frame[target].to_numpy()
     with importing(loader.sources(champion), root=ctx.root):
         predictions = predict(
             loaded.pipeline,
@@ -118,11 +141,41 @@ def compare_with_champion(
     )[metric]
     if value is None:
         raise NotComparable(f"{metric} cannot be computed for production {champion.ref}")
+    mine_loaded = loader.load(challenger)
+    with importing(loader.sources(challenger), root=ctx.root):
+        challenger_predictions = predict(
+            mine_loaded.pipeline,
+            frame[challenger.input_columns],
+            task=challenger.task,  # type: ignore[arg-type]
+            classes=classes,
+        )
+    mine = evaluate(
+        y,
+        challenger_predictions,
+        task=challenger.task,  # type: ignore[arg-type]
+        metrics=[metric],
+        classes=classes,
+    )[metric]
+    if mine is None:
+        raise NotComparable(f"{metric} cannot be computed for {challenger.ref} on those rows")
     return ChampionComparison(
         champion=champion.ref,
         challenger=challenger.ref,
         metric=metric,
         champion_value=value,
-        challenger_value=float(challenger_value),
+        challenger_value=float(mine),
         rows=len(frame),
     )
+
+
+def _champion_training_rows(runs: RunService, run: TrainingRun, columns: list[str]) -> np.ndarray:
+    """Fingerprints of the rows the champion's run trained on (its snapshot minus its
+    evaluation rows)."""
+    snapshot = runs.snapshot_frame(run)
+    evaluation = runs.eval_row_positions(run)
+    training = np.ones(len(snapshot), dtype=bool)
+    training[evaluation] = False
+    present = [c for c in columns if c in snapshot.columns]
+    if len(present) < len(columns):
+        return np.array([], dtype=np.uint64)  # other columns: no row can be the same
+    return _fingerprints(snapshot[training], columns)

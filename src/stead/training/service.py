@@ -380,13 +380,21 @@ class RunService:
     def eval_frame(self, run: TrainingRun | str) -> pd.DataFrame:
         """The run's evaluation rows of its snapshot (all columns, snapshot order)."""
         run = self.get(run) if isinstance(run, str) else run
+        return self.snapshot_frame(run).iloc[self.eval_row_positions(run)]
+
+    def eval_row_positions(self, run: TrainingRun | str) -> np.ndarray:
+        """Positions of the run's evaluation rows in its snapshot (verified artifact)."""
+        run = self.get(run) if isinstance(run, str) else run
         if run.eval_rows_artifact is None:
             raise Conflict(f"run {run.id} has no recorded evaluation rows")
-        rows = eval_rows_from_bytes(
+        return eval_rows_from_bytes(
             self._ctx.artifacts.get_bytes(run.eval_rows_artifact, label=f"eval rows of {run.id}")
         )
-        frame = self._datasets.load(self._datasets.get_by_id(run.snapshot_id))
-        return frame.iloc[rows]
+
+    def snapshot_frame(self, run: TrainingRun | str) -> pd.DataFrame:
+        """All rows of the snapshot the run trained and evaluated on."""
+        run = self.get(run) if isinstance(run, str) else run
+        return self._datasets.load(self._datasets.get_by_id(run.snapshot_id))
 
     # -- reproduction ---------------------------------------------------------------
 
