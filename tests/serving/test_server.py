@@ -308,3 +308,21 @@ def test_explanations_per_record_when_asked(deployed: Path) -> None:
         explanation = response.json()["predictions"][0]["explanation"]
         assert set(explanation) == set(COLUMNS)
         assert all(isinstance(v, float) for v in explanation.values())
+
+
+def test_feedback_joins_a_logged_prediction_by_request_id(deployed: Path) -> None:
+    set_tables(deployed, {"serving": {"log": {"mode": "sync"}}})
+    with serving(deployed) as client:
+        rid = predict(client)["request_id"]
+        stored = client.post(
+            "/v1/endpoints/credit/feedback",
+            json={"request_id": rid, "label": 1, "kpis": {"revenue": 10.0}},
+        )
+        if stored.status_code == 501:
+            pytest.skip("feedback is not in this build")
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["stored"] == 1
+        unknown = client.post(
+            "/v1/endpoints/credit/feedback", json={"request_id": "rq-never", "label": 0}
+        )
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"

@@ -58,7 +58,12 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level,
+            # The prediction log is the record of requests; uvicorn's access log would
+            # be a second, slower one. Forwarded-for headers are not used (no client
+            # addresses are kept), so uvicorn need not parse them per request.
             access_log=False,
+            proxy_headers=False,
+            server_header=False,
             timeout_graceful_shutdown=30,
         )
     finally:

@@ -22,6 +22,7 @@ from stead.serving.endpoints import Principal
 from stead.serving.http.answering import runtime
 from stead.serving.http.auth import require
 from stead.serving.http.responses import json_response, load
+from stead.serving.watcher import refs_of
 
 
 def _principal(token: ApiToken | None) -> Principal | None:
@@ -44,17 +45,11 @@ def _served(request: Request, name: str) -> dict[str, Any]:
     if live is not None:
         body["fallback"] = live.fallback
         body["models"] = [
-            pool.get(ref).describe() for ref in pool.refs if ref in _refs(live.deployment)
+            pool.get(ref).describe() for ref in pool.refs if ref in set(refs_of(live.deployment))
         ]
     if name in watcher.problems:
         body["problem"] = watcher.problems[name]
     return body
-
-
-def _refs(deployment: Any) -> set[str]:
-    from stead.serving.watcher import refs_of
-
-    return set(refs_of(deployment))
 
 
 async def list_endpoints(request: Request) -> Response:
