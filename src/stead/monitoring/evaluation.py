@@ -11,7 +11,7 @@ is ``label_horizon`` old; then its result is final.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -23,10 +23,10 @@ import pyarrow.compute as pc
 from stead.core.clock import utcnow
 from stead.core.errors import UsageError
 from stead.core.ids import new_id
-from stead.monitoring.alerts import AlertService, AlertSpec, alert_key
+from stead.monitoring.actions import PolicyActions
+from stead.monitoring.alerts import AlertService
 from stead.monitoring.history import MonitorHistory
 from stead.monitoring.monitor import References, VersionContext, WindowEvaluator, production_version
-from stead.monitoring.policy import decide
 from stead.monitoring.reading import LogWindows, WindowRows
 from stead.monitoring.records import (
     LAYERS,
@@ -37,7 +37,7 @@ from stead.monitoring.records import (
     SignalResult,
 )
 from stead.monitoring.settings import MonitorConfig
-from stead.monitoring.tables import MonitorDecisionRow, MonitorResultRow
+from stead.monitoring.tables import MonitorResultRow
 from stead.monitoring.triggers import TriggerStore
 from stead.monitoring.windowing import Window, WindowSpec
 from stead.serving.feedback import FeedbackService
@@ -139,6 +139,9 @@ class MonitorRunner:
         self._history = history
         self._record_evidence = record_evidence
         self._evaluator = WindowEvaluator(context, config, references)
+        self._actions = PolicyActions(
+            context, config.policy, alerts=alerts, triggers=triggers, history=history
+        )
         self._feedback = FeedbackService(context)
 
     def run(
@@ -186,7 +189,7 @@ class MonitorRunner:
         since: datetime | None,
         end: datetime,
         force: bool,
-    ) -> Any:
+    ) -> Iterator[WindowRows]:
         endpoint = reader.endpoint
         if spec.kind == "count":
             last = (
@@ -221,7 +224,7 @@ class MonitorRunner:
         results, _ = self._evaluator.log_signals(rows, version)
         results.extend(self._feedback_results(endpoint, rows, version, now=now))
         stored = self._store(endpoint, rows, ref, results, action="monitor.window")
-        decisions = self._act(endpoint, spec, rows.window, stored, run)
+        decisions = self._acted(endpoint, spec, rows.window, stored, run)
         return WindowOutcome(rows.window, ref, stored, decisions)
 
     def _feedback_results(
@@ -291,7 +294,7 @@ class MonitorRunner:
             results = self._feedback_results(endpoint, rows, version, now=now)
             stored = self._store(endpoint, rows, ref, results, action="monitor.recheck")
             full = self._history.window(endpoint, spec.name, window.key)
-            decisions = self._act(endpoint, spec, rows.window, full.results if full else {}, run)
+            decisions = self._acted(endpoint, spec, rows.window, full.results if full else {}, run)
             outcomes.append(WindowOutcome(rows.window, ref, stored, decisions, recheck=True))
         return outcomes
 
@@ -363,7 +366,7 @@ class MonitorRunner:
             )
         return stored
 
-    def _act(
+    def _acted(
         self,
         endpoint: str,
         spec: WindowSpec,
@@ -371,119 +374,10 @@ class MonitorRunner:
         results: dict[str, MonitorResult] | list[MonitorResult],
         run: MonitorRun,
     ) -> list[Decision]:
-        if isinstance(results, list):
-            results = {r.signal: r for r in results}
-        policy = self._config.policy
-        depth = max(policy.revisit_within, policy.decay_windows)
-        history = self._history.past(endpoint, spec.name, window.start, depth)
-        planned = decide(endpoint, window.label, results, history, policy)
-        evidence_ids = {s: r.id for s, r in results.items()}
-        keyed = {
-            f"{endpoint}|{spec.name}|{window.key}|{p.kind}|{p.trigger_kind or '-'}": p
-            for p in planned
-        }
-        made = self._history.decisions_made(list(keyed))
-        pending: list[dict[str, Any]] = []
-        specs: list[AlertSpec] = []
-        for key, plan in keyed.items():
-            if key in made:
-                continue
-            trigger_id = None
-            kind, action, message = plan.kind, plan.action, plan.message
-            if plan.action == "trigger":
-                trigger, created = self._triggers.create(
-                    endpoint=endpoint,
-                    kind=plan.trigger_kind or "monitor",
-                    reason=plan.title,
-                    evidence={**plan.evidence, "results": evidence_ids, "window": window.key},
-                    window_key=window.key,
-                    window_start=window.start,
-                    cooldown=policy.cooldown,
-                )
-                trigger_id = trigger.id
-                if created:
-                    run.triggers.append(trigger)
-                elif trigger.window_key != window.key:
-                    kind, action = "suppressed_retrain", "none"
-                    message = (
-                        f"{plan.message} Not triggered again: trigger {trigger.id} (window "
-                        f"{trigger.window_key}, {trigger.status}) is still open or within the "
-                        f"retrain cooldown of {policy.retrain_cooldown}."
-                    )
-            alert = None
-            if action != "none":
-                alert = AlertSpec(
-                    endpoint=endpoint,
-                    signal=plan.signal,
-                    window=window.key,
-                    severity=plan.severity,
-                    title=plan.title,
-                    message=message,
-                    details={"evidence": plan.evidence, "trigger": trigger_id, "kind": kind},
-                    key=alert_key(endpoint, plan.signal, window.key),
-                )
-                specs.append(alert)
-            pending.append(
-                {
-                    "key": key,
-                    "kind": kind,
-                    "action": action,
-                    "severity": plan.severity,
-                    "message": message,
-                    "evidence": {**plan.evidence, "results": evidence_ids},
-                    "alert_key": alert.key if alert else None,
-                    "trigger_id": trigger_id,
-                }
-            )
-        if not pending:
-            return []
-        raised = self._alerts.raise_alerts(endpoint, specs)
-        ids = {a.key: a.id for a, _ in raised}
-        run.alerts.extend(a for a, sent in raised if sent)
-        return self._decide(endpoint, spec, window, pending, ids)
-
-    def _decide(
-        self,
-        endpoint: str,
-        spec: WindowSpec,
-        window: Window,
-        pending: list[dict[str, Any]],
-        alert_ids: dict[str, str],
-    ) -> list[Decision]:
-        """Store a window's decisions, with the evidence behind each, in one change."""
-        with self._ctx.store.change("monitor.decision", f"endpoint:{endpoint}") as change:
-            decisions = []
-            now = utcnow()
-            for item in pending:
-                row = MonitorDecisionRow(
-                    id=new_id("md"),
-                    key=item["key"],
-                    endpoint=endpoint,
-                    spec=spec.name,
-                    window_key=window.key,
-                    window_start=window.start,
-                    window_end=window.end,
-                    kind=item["kind"],
-                    action=item["action"],
-                    severity=item["severity"],
-                    message=item["message"],
-                    evidence=item["evidence"],
-                    alert_id=alert_ids.get(item["alert_key"]) if item["alert_key"] else None,
-                    trigger_id=item["trigger_id"],
-                    created_at=now,
-                    created_by=change.actor,
-                )
-                change.session.add(row)
-                decisions.append(row.to_entity())
-            change.details.update(
-                {
-                    "window": window.key,
-                    "decisions": {d.id: f"{d.kind}:{d.action}" for d in decisions},
-                    "alerts": [d.alert_id for d in decisions if d.alert_id],
-                    "triggers": [d.trigger_id for d in decisions if d.trigger_id],
-                }
-            )
-        return decisions
+        acted = self._actions.act(endpoint, spec, window, results)
+        run.alerts.extend(acted.alerts)
+        run.triggers.extend(acted.triggers)
+        return acted.decisions
 
     def _evidence(self, endpoint: str, run: MonitorRun) -> None:
         """The checklist's drift_detection and performance_logged evidence, once a run."""
