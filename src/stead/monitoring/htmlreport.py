@@ -11,18 +11,16 @@ tolerance, latency and errors, KPIs against their limits, schema changes and ale
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from html import escape
-from itertools import pairwise
 from typing import Any
 
 from stead.core.clock import utcnow
 from stead.data.profile import ColumnProfile, Profile
 from stead.monitoring.history import MonitorState, WindowResults
-from stead.monitoring.records import Alert, MonitorResult, RetrainTrigger
-from stead.monitoring.summary import SIGNAL_TITLES, headline, number
-from stead.monitoring.svg import COLORS, Rule, Series, line_chart, paired_bars, sparkline
-from stead.monitoring.window import UNSEEN_LEVEL
+from stead.monitoring.htmldrift import drift_section, prediction_drift_section
+from stead.monitoring.records import Alert, RetrainTrigger
+from stead.monitoring.summary import SIGNAL_TITLES, headline, number, short_key, window_label
+from stead.monitoring.svg import COLORS, Rule, Series, line_chart
 
 # Chart widths (SVG units) for a full-width panel and half of one: text keeps its size.
 FULL, HALF = 1060, 520
@@ -91,8 +89,8 @@ def render_report(
         _header(state),
         _cards(latest),
         _attention(state, triggers),
-        _drift(windows, profile),
-        _prediction_drift(windows, output_profile),
+        drift_section(windows, profile),
+        prediction_drift_section(windows, output_profile),
         _performance(windows),
         _system(windows),
         _business(windows),
@@ -149,7 +147,7 @@ def _attention(state: MonitorState, triggers: Sequence[RetrainTrigger]) -> str:
     for kind, found in groups.items():
         newest = found[0]
         tone = "wait" if newest.action == "none" else SEVERITY.get(newest.severity, "info")
-        shown = ", ".join(_short(d.window_key) for d in found[:8]) + (
+        shown = ", ".join(short_key(d.window_key) for d in found[:8]) + (
             " …" if len(found) > 8 else ""
         )
         rows.append(
@@ -184,165 +182,6 @@ def _trigger_row(t: RetrainTrigger) -> str:
         f'<td><span class="pill {tone}">{escape(t.status)}</span></td>'
         f"<td>{escape(t.window_key or 'manual')}</td>"
         f"<td>{escape(t.outcome.get('message') or t.error or t.reason)}</td></tr>"
-    )
-
-
-def _drift(windows: Sequence[WindowResults], profile: Profile | None) -> str:
-    results = [w.results.get("data_drift") for w in windows]
-    present = [r for r in results if r is not None]
-    if not present:
-        return ""
-    config = present[-1].details.get("report", {}).get("config", {})
-    features: list[str] = []
-    for r in present:
-        for name in r.summary.get("scores", {}):
-            if name not in features:
-                features.append(name)
-    latest = present[-1]
-    drifted_now = set(latest.summary.get("drifted", []))
-    ever = {f for r in present for f in r.summary.get("drifted", [])}
-    order = sorted(features, key=lambda f: (f not in drifted_now, f not in ever, f))
-    head = "".join(f"<th>{escape(w.key.split('@')[-1].split('#')[-1][:10])}</th>" for w in windows)
-    rows = []
-    for name in order:
-        cells = []
-        for result in results:
-            scores = (result.summary.get("scores", {}) if result else {}).get(name)
-            cells.append(_heat_cell(scores, config))
-        rows.append(f'<tr><td class="name">{escape(name)}</td>{"".join(cells)}</tr>')
-    heat = (
-        f'<div class="panel"><p class="note">Per feature and window, the effect size that '
-        f"decides drift: PSI for numbers (threshold {config.get('psi', 0.2)}), Jensen–Shannon "
-        f"distance for categories (threshold {config.get('js_distance', 0.1)}). Red: drifted; "
-        f"yellow: above the threshold, but in a small window the test did not confirm it (noise is "
-        "likely).</p>"
-        f'<div style="overflow-x:auto"><table class="heat"><tr><th></th>{head}</tr>'
-        f"{''.join(rows)}</table></div></div>"
-    )
-    cards = [_feature_card(name, results, latest, profile, config) for name in order]
-    return (
-        f'<h2 id="drift">Data drift: {len(drifted_now)} of {len(features)} features drifted '
-        f'in the latest window</h2>{heat}<div class="features">{"".join(cards)}</div>'
-    )
-
-
-def _heat_cell(scores: dict[str, Any] | None, config: dict[str, Any]) -> str:
-    if not scores or scores.get("status") not in ("ok", "drifted"):
-        return '<td class="muted">·</td>'
-    stat = scores.get("headline", "psi")
-    value = scores.get(stat)
-    if value is None:
-        return '<td class="muted">·</td>'
-    threshold = config.get(stat, 0.2)
-    # Yellow: the effect crossed its threshold but a small window's test did not confirm it.
-    level = 2 if scores.get("status") == "drifted" else 1 if value >= threshold else 0
-    title = ", ".join(
-        f"{k} {v:.3g}" for k, v in scores.items() if isinstance(v, float) and k != "headline"
-    )
-    return f'<td class="h{level}" title="{escape(title)}">{value:.2f}</td>'
-
-
-def _feature_card(
-    name: str,
-    results: Sequence[MonitorResult | None],
-    latest: MonitorResult,
-    profile: Profile | None,
-    config: dict[str, Any],
-) -> str:
-    scores = latest.summary.get("scores", {}).get(name, {})
-    stat = scores.get("headline", "psi")
-    series = [
-        ((r.summary.get("scores", {}).get(name) or {}).get(stat) if r else None) for r in results
-    ]
-    flagged = [bool(r and name in r.summary.get("drifted", [])) for r in results]
-    stats = ", ".join(
-        f"{k} {v:.3f}" for k, v in scores.items() if isinstance(v, float) and k != "headline"
-    )
-    status = scores.get("status", "?")
-    pill = "bad" if status == "drifted" else "ok" if status == "ok" else "wait"
-    bars = _distribution(name, latest, profile)
-    return (
-        f'<div class="panel feature{" drifted" if status == "drifted" else ""}">'
-        f'<h3>{escape(name)} <span class="pill {pill}">{escape(status)}</span></h3>'
-        f'<div class="stats">{escape(stats) or "—"}</div>'
-        f'<div class="two"><div>{bars}</div><div><div class="note">{escape(stat)} per window '
-        f"(dashed: threshold; red: drifted)</div>"
-        f"{sparkline(series, threshold=config.get(stat), flagged=flagged)}</div>"
-        "</div></div>"
-    )
-
-
-def _distribution(name: str, result: MonitorResult, profile: Profile | None) -> str:
-    current = (result.details.get("distributions") or {}).get(name)
-    if profile is None or current is None:
-        return '<p class="muted">no distribution stored</p>'
-    try:
-        reference = profile.column(name)
-    except KeyError:
-        return '<p class="muted">not in the reference profile</p>'
-    return _bars(reference, current)
-
-
-def _bars(reference: ColumnProfile, current: dict[str, Any], *, width: int = 360) -> str:
-    if current.get("kind") == "numeric" and reference.bin_counts is not None:
-        edges = reference.bin_edges or []
-        labels = [f"≤{number(edges[0])}"] if edges else ["all"]
-        labels += [f"{number(a)}–{number(b)}" for a, b in pairwise(edges)]
-        if edges:
-            labels.append(f">{number(edges[-1])}")
-        ref = _shares(reference.bin_counts)
-        cur = _shares(current.get("counts") or [0] * len(ref))
-        return paired_bars(labels, ref, cur, width=width)
-    levels = dict(reference.level_counts or {})
-    counts = dict(current.get("counts") or {})
-    names = sorted(levels, key=lambda k: -levels[k])[:12]
-    extra = [k for k in counts if k not in levels]
-    names += extra
-    ref_total = sum(levels.values()) or 1
-    cur_total = sum(counts.values()) or 1
-    labels = ["new" if k == UNSEEN_LEVEL else k for k in names]
-    return paired_bars(
-        labels,
-        [levels.get(k, 0) / ref_total for k in names],
-        [counts.get(k, 0) / cur_total for k in names],
-        width=width,
-    )
-
-
-def _format(values: Sequence[float | None]) -> str:
-    largest = max((abs(v) for v in values if v is not None), default=0.0)
-    return "{:,.0f}" if largest >= 1000 else "{:.3g}"
-
-
-def _shares(counts: Sequence[int]) -> list[float]:
-    total = sum(counts) or 1
-    return [c / total for c in counts]
-
-
-def _prediction_drift(windows: Sequence[WindowResults], reference: ColumnProfile | None) -> str:
-    results = [w.results.get("prediction_drift") for w in windows]
-    present = [r for r in results if r is not None]
-    if not present:
-        return ""
-    latest = present[-1]
-    stat = latest.summary.get("headline", "psi")
-    values = [r.summary.get(stat) if r else None for r in results]
-    flagged = [bool(r and r.status == "alert") for r in results]
-    labels = [_label(w) for w in windows]
-    chart = line_chart(
-        labels,
-        [Series(f"{stat} of {latest.summary.get('column')}", values, markers=flagged)],
-        rules=[Rule(0.2 if stat == "psi" else 0.1, "threshold")],
-        width=HALF,
-        floor=0.0,
-    )
-    current = latest.details.get("distribution")
-    bars = _bars(reference, current, width=HALF) if reference is not None and current else ""
-    return (
-        '<h2 id="prediction">Prediction drift</h2>'
-        f'<div class="two"><div class="panel">{chart}</div>'
-        f'<div class="panel"><div class="note">model outputs: training evaluation vs latest '
-        f"window</div>{bars}</div></div>"
     )
 
 
@@ -384,14 +223,20 @@ def _performance(windows: Sequence[WindowResults]) -> str:
         rules.append(Rule(training, f"training {training:.3f}", color="#52606d"))
         if tolerance is not None:
             rules.append(Rule(training - tolerance, f"tolerance −{tolerance:g}"))
-    chart = line_chart([_label(w) for w in windows], series, rules=rules, width=FULL, height=280)
+    chart = line_chart(
+        [window_label(w.key, w.start, w.end) for w in windows],
+        series,
+        rules=rules,
+        width=FULL,
+        height=280,
+    )
     coverage = "".join(
         f"<td>{r.summary.get('labelled', 0)}/{r.summary.get('predictions', 0)}</td>"
         if r
         else "<td></td>"
         for r in measured
     )
-    head = "".join(f"<th>{escape(_label(w))}</th>" for w in windows)
+    head = "".join(f"<th>{escape(window_label(w.key, w.start, w.end))}</th>" for w in windows)
     return (
         f'<h2 id="performance">Model performance</h2><div class="panel">{chart}'
         '<p class="note">Measured from '
@@ -408,7 +253,7 @@ def _system(windows: Sequence[WindowResults]) -> str:
     results = [w.results.get("system") for w in windows]
     if not any(results):
         return ""
-    labels = [_label(w) for w in windows]
+    labels = [window_label(w.key, w.start, w.end) for w in windows]
 
     def values(key: str, scale: float = 1.0) -> list[float | None]:
         out: list[float | None] = []
@@ -465,7 +310,7 @@ def _business(windows: Sequence[WindowResults]) -> str:
             if facts.get(k) is not None
         ]
         chart = line_chart(
-            [_label(w) for w in windows],
+            [window_label(w.key, w.start, w.end) for w in windows],
             [
                 Series(
                     f"{name} ({facts['aggregate']})",
@@ -492,7 +337,9 @@ def _schema(windows: Sequence[WindowResults]) -> str:
             continue
         note = r.details.get("rejected_note", note)
         if r.status == "alert":
-            rows.append(f"<tr><td>{escape(_short(w.key))}</td><td>{escape(headline(r))}</td></tr>")
+            rows.append(
+                f"<tr><td>{escape(short_key(w.key))}</td><td>{escape(headline(r))}</td></tr>"
+            )
     table = (
         "<table><tr><th>window</th><th>changes</th></tr>" + "".join(rows) + "</table>"
         if rows
@@ -526,25 +373,11 @@ def _alert_row(a: Alert) -> str:
     return (
         f"<tr><td>{a.created_at:%Y-%m-%d %H:%M}</td>"
         f'<td><span class="pill {tone}">{escape(a.severity)}</span></td>'
-        f"<td>{escape(a.signal)}</td><td>{escape(_short(a.window_key or ''))}</td>"
+        f"<td>{escape(a.signal)}</td><td>{escape(short_key(a.window_key or ''))}</td>"
         f"<td>{escape(a.title)}</td><td>{escape(delivered)}</td></tr>"
     )
 
 
-def _label(window: WindowResults) -> str:
-    if "#" in window.key:
-        return f"#{window.key.split('#')[-1]}"
-    if window.end - window.start >= timedelta(days=1):
-        return f"{window.start:%m-%d}"
-    return f"{window.start:%m-%d %H:%M}"
-
-
-def _short(key: str) -> str:
-    """A window key as a column can hold it: ``#17``, ``09-17`` or ``09-17 10:00``."""
-    if "#" in key:
-        return f"#{key.split('#')[-1]}"
-    spec, _, start = key.partition("@")
-    if not start:
-        return key
-    day = start[5:10]
-    return day if spec.endswith("d") else f"{day} {start[11:16]}"
+def _format(values: Sequence[float | None]) -> str:
+    largest = max((abs(v) for v in values if v is not None), default=0.0)
+    return "{:,.0f}" if largest >= 1000 else "{:.3g}"

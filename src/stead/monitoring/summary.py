@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 SIGNAL_TITLES = {
@@ -93,3 +94,23 @@ def headline(result: _Result) -> str:
 def number(value: float) -> str:
     """A value as people read it: 890,002 or 0.0421."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def window_label(key: str, start: datetime, end: datetime) -> str:
+    """A window as a chart axis shows it: ``#17``, ``07-01`` or ``07-01 10:00``."""
+    if "#" in key:
+        return f"#{key.split('#')[-1]}"
+    if end - start >= timedelta(days=1):
+        return f"{start:%m-%d}"
+    return f"{start:%m-%d %H:%M}"
+
+
+def short_key(key: str) -> str:
+    """A window key as a table column holds it: ``#17``, ``09-17`` or ``09-17 10:00``."""
+    if "#" in key:
+        return f"#{key.split('#')[-1]}"
+    spec, _, start = key.partition("@")
+    if not start:
+        return key
+    day = start[5:10]
+    return day if spec.endswith("d") else f"{day} {start[11:16]}"
