@@ -20,7 +20,6 @@ import pandas as pd
 import pytest
 
 from stead.demo.credit import generate_applications
-from stead.demo.project import PROJECT_SETTINGS, features_source
 from stead.serving.outputs import output_dicts, predict_table
 from stead.serving.predictions import PredictionService
 from stead.serving.record import PredictionRecord
@@ -49,16 +48,72 @@ def applications() -> pd.DataFrame:
     return generate_applications(per_month=PER_MONTH)
 
 
-def write_settings(root: Path, extra: dict[str, Any] | None = None) -> None:
-    """The demo's project tables (without [monitoring] and [alerts]) plus ``extra``."""
-    text = (root / "stead.toml").read_text()
-    for table in ("columns", "teams", "auth"):
-        text = re.sub(rf"^\[{table}\]\n(?:(?!^\[).*\n?)*", "", text, flags=re.MULTILINE)
-    project = PROJECT_SETTINGS.format(max_iter=30).replace(
-        'post_prediction = ["loss_amount", "label_known_at"]',
-        'post_prediction = ["loss_amount", "label_known_at", "collections_flag"]',
+# The demo's credit project, kept here so that these tests do not move with the demo.
+PROJECT = """
+[columns]
+id = "application_id"
+time = "applied_at"
+target = "defaulted"
+pii = ["name", "email"]
+post_prediction = ["loss_amount", "label_known_at", "collections_flag"]
+
+[teams]
+risk = ["demo-analyst", "demo-lead"]
+
+[auth]
+admins = ["demo-lead"]
+enabled = "auto"
+
+[project]
+name = "credit-default"
+owner = "risk"
+problem = "Predict which loan applicants will default, to route risky ones to manual review."
+task = "binary"
+kpi = "Loss amount on approved loans"
+assumptions = ["Applicants resemble those of the training months."]
+intended_use = "Rank applications for manual review; never reject automatically."
+limitations = ["Trained on six months of history."]
+
+[features]
+definition = "features:build"
+
+[training]
+snapshot = "credit"
+estimator = "sklearn.ensemble.HistGradientBoostingClassifier"
+params = { max_iter = 30, learning_rate = 0.08 }
+seed = 42
+metrics = ["roc_auc", "accuracy", "log_loss"]
+
+[training.split]
+method = "time"
+eval_fraction = 0.2
+"""
+FEATURES = """
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+NUMERIC = ["age", "income", "employment_years", "loan_amount", "loan_term_months",
+           "debt_ratio", "credit_history_years", "open_accounts"]
+CATEGORICAL = ["region", "channel", "purpose"]
+
+
+def build():
+    return ColumnTransformer(
+        [
+            ("num", StandardScaler(), NUMERIC),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+        ]
     )
-    (root / "stead.toml").write_text(text + project)
+"""
+
+
+def write_settings(root: Path, extra: dict[str, Any] | None = None) -> None:
+    """The credit project's tables plus monitoring's, and ``extra``."""
+    text = (root / "stead.toml").read_text()
+    for table in re.findall(r"^\[([^\].]+)\]", PROJECT, flags=re.MULTILINE):
+        text = re.sub(rf"^\[{table}\]\n(?:(?!^\[).*\n?)*", "", text, flags=re.MULTILINE)
+    (root / "stead.toml").write_text(text + PROJECT)
+    (root / "features.py").write_text(FEATURES)
     set_tables(root, {**MONITORING, **(extra or {})})
 
 
@@ -124,7 +179,6 @@ def _monitored_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("monitored") / "ws"
     Workspace.init(root, actor=ACTOR)
     write_settings(root)
-    (root / "features.py").write_text(features_source(leaky=False))
     data = applications()
     with Workspace.open(root, actor=ACTOR) as ws:
         ws.datasets.snapshot(data[data["applied_at"] < START + timedelta(days=180)], name="credit")
