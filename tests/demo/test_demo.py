@@ -34,6 +34,13 @@ def test_make_demo_story_runs_as_a_real_command(tmp_path: Path) -> None:
     assert facts["leakage_caught"] is True
     assert facts["gate_failed_first"] is True
     assert facts["train_auc"] > facts["baseline_auc"]
+    assert facts["gate_passed"] is True and facts["sticky"] is True and facts["failed"] == 0
+    assert "income" in facts["drifted"] and facts["webhook_alerts"] >= 1
+    assert facts["triggers"] == ["done"] and facts["production"] == facts["candidates"][-1]
+    with Workspace.open(tmp_path / "demo") as ws:
+        assert ws.models.production("credit").ref == facts["production"]
+        assert any(e.action == "retrain.register" for e in ws.audit.events(action="retrain"))
+        assert (tmp_path / "demo" / "monitoring-report.html").stat().st_size > 10_000
     with Workspace.open(tmp_path / "demo") as ws:
         assert ws.datasets.get(facts["snapshot"]).schema.with_role("pii") == ["name", "email"]
         assert ws.audit.verify().ok

@@ -18,6 +18,8 @@ NUMERIC = [
 ]
 CATEGORICAL = ["region", "channel", "purpose"]
 LEAKY = "collections_flag"
+# Known only after the outcome: never sent to the model.
+OUTCOME_COLUMNS = ["defaulted", "loss_amount", "label_known_at"]
 
 PROJECT_SETTINGS = """
 [columns]
@@ -28,6 +30,14 @@ pii = ["name", "email"]
 # Known only after the outcome; collections_flag is (wrongly) not listed: the leakage
 # check has to catch it.
 post_prediction = ["loss_amount", "label_known_at"]
+
+[validation]
+# New categories (a new sales channel) are reported and monitored, not refused: the
+# one-hot encoder ignores what it has not seen.
+unseen_categories = "warn"
+# An applicant poorer than any seen before is still answered; the monitor tracks how
+# often values fall outside the training range.
+max_out_of_range_rate = 1.0
 
 [teams]
 risk = ["demo-analyst", "demo-lead"]
@@ -61,8 +71,8 @@ seed = 42
 metrics = ["roc_auc", "accuracy", "log_loss"]
 
 [training.split]
-method = "time"
-eval_fraction = 0.2
+method = "random"
+eval_fraction = 0.25
 
 [training.baseline]
 estimator = "sklearn.linear_model.LogisticRegression"
@@ -71,12 +81,24 @@ params = {{ C = 0.5, max_iter = 500 }}
 
 MONITORING_SETTINGS = """
 [monitoring]
-enabled = true
+window = "1d"
+
+[monitoring.performance]
+min_labels = 100
+
+[retraining]
+automatic = true
+include_feedback = true
+evaluation_window = "20d"
+min_evaluation_rows = 100
+auto_canary = true
+canary_share = 20.0
+auto_promote = false
 
 [alerts]
 sinks = [
     {{ type = "webhook", url = "{webhook}" }},
-    {{ type = "jsonl", path = ".stead/alerts.jsonl" }},
+    {{ type = "file", path = ".stead/alerts.jsonl" }},
 ]
 """
 
