@@ -12,7 +12,11 @@ from stead.cli.session import guarded, open_workspace
 from stead.core.clock import parse_time
 from stead.core.errors import IntegrityError, UsageError
 
-app = typer.Typer(help="The hash-chained audit trail of every change.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="The hash-chained audit trail of every change.",
+    no_args_is_help=True,
+)
 
 
 @app.command()

@@ -11,7 +11,9 @@ from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, notice, print_json, 
 from stead.cli.session import open_workspace
 from stead.core.errors import NotFound
 
-app = typer.Typer(help="Feedback: labels and KPIs that arrive after predictions.")
+app = typer.Typer(
+    rich_markup_mode=None, help="Feedback: labels and KPIs that arrive after predictions."
+)
 
 
 @app.command()

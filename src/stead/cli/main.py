@@ -23,6 +23,7 @@ from stead.cli import (
 from stead.core.errors import SteadError
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="stead",
     help="stead: versioned data, reproducible training, governed models, safe serving, "
     "monitoring and retraining on evidence, all audited.",

@@ -28,11 +28,16 @@ from stead.monitoring.records import SIGNALS, RetrainTrigger
 from stead.monitoring.summary import SIGNAL_TITLES, headline
 
 monitor_app = typer.Typer(
+    rich_markup_mode=None,
     help="Monitors: drift, schema, performance, system and KPIs per window.",
     no_args_is_help=True,
 )
-alerts_app = typer.Typer(help="Alerts: where they go, and proof that they get there.")
-retention_app = typer.Typer(help="Data retention: delete what is older than [retention] says.")
+alerts_app = typer.Typer(
+    rich_markup_mode=None, help="Alerts: where they go, and proof that they get there."
+)
+retention_app = typer.Typer(
+    rich_markup_mode=None, help="Data retention: delete what is older than [retention] says."
+)
 
 WINDOW_OPTION = typer.Option(
     None, "--window", help="1h, 1d, 7d ... (clock-aligned) or a count such as 10000."

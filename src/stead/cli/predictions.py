@@ -19,7 +19,9 @@ from stead.serving.log_format import decode
 from stead.serving.log_tail import follow, tail
 from stead.serving.predictions import PredictionService
 
-app = typer.Typer(help="The prediction log: what endpoints answered.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="The prediction log: what endpoints answered.", no_args_is_help=True
+)
 COLUMNS = ["time (UTC)", "request id", "model", "role", "rev", "answer", "latency ms", "error"]
 
 

@@ -22,6 +22,7 @@ from stead.registry.version import ModelVersion
 from stead.serving.request_lineage import START_DESCRIPTION, RequestLineage
 
 models_app = typer.Typer(
+    rich_markup_mode=None,
     help="Registered model versions: register, promote, retire, cards, history.",
     no_args_is_help=True,
 )

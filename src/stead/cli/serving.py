@@ -16,7 +16,9 @@ from stead.serving.deployment import Deployment, DeployOutcome, Endpoint
 from stead.serving.settings import serving_settings
 
 endpoints_app = typer.Typer(
-    help="Endpoints: what each serves, and every deployment revision.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Endpoints: what each serves, and every deployment revision.",
+    no_args_is_help=True,
 )
 
 

@@ -9,7 +9,9 @@ import typer
 from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, print_json, print_table, say
 from stead.cli.session import open_workspace
 
-app = typer.Typer(help="API tokens with roles, stored hashed.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="API tokens with roles, stored hashed.", no_args_is_help=True
+)
 
 
 @app.command()

@@ -24,8 +24,12 @@ from stead.cli.session import open_workspace
 from stead.training.run import TrainingRun
 from stead.training.service import TRAIN_STEPS
 
-runs_app = typer.Typer(help="Training runs: list, show and compare.", no_args_is_help=True)
-features_app = typer.Typer(help="Feature sets: the current version and recorded ones.")
+runs_app = typer.Typer(
+    rich_markup_mode=None, help="Training runs: list, show and compare.", no_args_is_help=True
+)
+features_app = typer.Typer(
+    rich_markup_mode=None, help="Feature sets: the current version and recorded ones."
+)
 
 
 def register(app: typer.Typer) -> None:
