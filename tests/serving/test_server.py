@@ -326,3 +326,24 @@ def test_feedback_joins_a_logged_prediction_by_request_id(deployed: Path) -> Non
             "/v1/endpoints/credit/feedback", json={"request_id": "rq-never", "label": 0}
         )
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+
+
+def test_pii_sent_with_a_record_is_accepted_never_given_to_the_model_and_logged_hashed(
+    deployed: Path,
+) -> None:
+    set_tables(deployed, {"columns": {"id": "customer_id", "target": "default", "pii": ["email"]}})
+    with serving(deployed) as client:
+        plain = predict(client, [RECORD])
+        with_pii = predict(client, [{**RECORD, "email": "ada@example.com"}])
+        # Not a model input: the same answer, bit for bit.
+        assert (
+            with_pii["predictions"][0]["probabilities"] == plain["predictions"][0]["probabilities"]
+        )
+        refused = client.post(
+            "/v1/endpoints/credit/predict", json={"records": [{**RECORD, "nickname": "ada"}]}
+        )
+        assert refused.status_code == 422  # an unknown field is still refused
+    row = next(r for r in logged(deployed) if r["request_id"] == with_pii["request_id"])
+    assert row["inputs.email"] and row["inputs.email"] != "ada@example.com"
+    raw = b"".join(p.read_bytes() for p in (deployed / ".stead" / "predictions").rglob("*.parquet"))
+    assert b"ada@example.com" not in raw

@@ -214,7 +214,7 @@ class Story:
 
     def requests(self, rows: pd.DataFrame) -> pd.DataFrame:
         """What a client sends: the application as a form would, without the outcome."""
-        return rows[["application_id", *FEATURE_COLUMNS]]
+        return rows[["application_id", "applied_at", "name", "email", *FEATURE_COLUMNS]]
 
     def remember(self, traffic: Traffic) -> None:
         for response in traffic.responses:
@@ -227,7 +227,8 @@ class Story:
         self.remember(traffic)
         self.say(
             f"{len(traffic.responses)} predictions, {traffic.refused} refused by the contract, "
-            f"{traffic.failures} failed, answered by {traffic.versions()}"
+            f"{traffic.failures} failed, answered by {traffic.versions()}; the applicants' "
+            "names and emails arrive with each request and are logged only as keyed hashes"
         )
         self.outcome.facts["served"] = len(traffic.responses)
         self.outcome.facts["request_id"] = traffic.responses[0]["request_id"]

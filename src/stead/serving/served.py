@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -72,6 +72,9 @@ class ModelPool:
         settings: ``[serving]`` (batch size and wait, range policy).
         validation: ``[validation]`` (range tolerance, unseen categories).
         id_column: ``[columns] id``, accepted in records besides the contract.
+        context: other fields a client naturally sends with a record that are never
+            model inputs (``[columns] time`` and ``pii``): accepted, not passed to the
+            model, and logged sanitised (PII hashed or dropped by the log).
     """
 
     def __init__(
@@ -81,11 +84,12 @@ class ModelPool:
         validation: ValidationSettings,
         *,
         id_column: str | None,
+        context: Sequence[str] = (),
     ) -> None:
         self._models = models
         self._settings = settings
         self._validation = validation
-        self._extra = (id_column,) if id_column else ()
+        self._extra = tuple(dict.fromkeys(c for c in (id_column, *context) if c))
         self._served: dict[str, ServedModel] = {}
         self._loaded: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()

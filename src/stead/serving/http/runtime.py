@@ -105,7 +105,11 @@ class ServingRuntime:
         self._responses = ResponseStore(ws.store, ttl=self.settings.idempotency_ttl)
         columns = ws.settings.columns
         self.pool = ModelPool(
-            ws.models, self.settings, ws.settings.validation, id_column=columns.id
+            ws.models,
+            self.settings,
+            ws.settings.validation,
+            id_column=columns.id,
+            context=(columns.time, *columns.pii) if columns.time else tuple(columns.pii),
         )
         self.watcher = DeploymentWatcher(
             ws.endpoints,
