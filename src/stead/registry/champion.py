@@ -122,48 +122,34 @@ def compare_with_champion(
             f"not used to train production {champion.ref} (need {MIN_COMPARISON_ROWS})"
         )
     frame = frame[unseen]
-    loaded = loader.load(champion)
     classes = np.asarray(champion_classes if champion_classes is not None else [])
-    y = frame[target].to_numpy()
-    with importing(loader.sources(champion), root=ctx.root):
-        predictions = predict(
-            loaded.pipeline,
-            frame[champion.input_columns],
-            task=champion.task,  # type: ignore[arg-type]
+
+    def score(version: ModelVersion) -> float:
+        loaded = loader.load(version)
+        with importing(loader.sources(version), root=ctx.root):
+            predictions = predict(
+                loaded.pipeline,
+                frame[version.input_columns],
+                task=version.task,  # type: ignore[arg-type]
+                classes=classes,
+            )
+        value = evaluate(
+            frame[target].to_numpy(),
+            predictions,
+            task=version.task,  # type: ignore[arg-type]
+            metrics=[metric],
             classes=classes,
-        )
-    value = evaluate(
-        y,
-        predictions,
-        task=champion.task,  # type: ignore[arg-type]
-        metrics=[metric],
-        classes=classes,
-    )[metric]
-    if value is None:
-        raise NotComparable(f"{metric} cannot be computed for production {champion.ref}")
-    mine_loaded = loader.load(challenger)
-    with importing(loader.sources(challenger), root=ctx.root):
-        challenger_predictions = predict(
-            mine_loaded.pipeline,
-            frame[challenger.input_columns],
-            task=challenger.task,  # type: ignore[arg-type]
-            classes=classes,
-        )
-    mine = evaluate(
-        y,
-        challenger_predictions,
-        task=challenger.task,  # type: ignore[arg-type]
-        metrics=[metric],
-        classes=classes,
-    )[metric]
-    if mine is None:
-        raise NotComparable(f"{metric} cannot be computed for {challenger.ref} on those rows")
+        )[metric]
+        if value is None:
+            raise NotComparable(f"{metric} cannot be computed for {version.ref} on those rows")
+        return float(value)
+
     return ChampionComparison(
         champion=champion.ref,
         challenger=challenger.ref,
         metric=metric,
-        champion_value=value,
-        challenger_value=float(mine),
+        champion_value=score(champion),
+        challenger_value=score(challenger),
         rows=len(frame),
     )
 
