@@ -39,6 +39,8 @@ def test_make_demo_story_runs_as_a_real_command(tmp_path: Path) -> None:
     assert facts["triggers"] == ["done"] and facts["production"] == facts["candidates"][-1]
     with Workspace.open(tmp_path / "demo") as ws:
         assert ws.models.production("credit").ref == facts["production"]
+        assert {"investigate", "retrain"} <= {a.signal for a in ws.monitors.alerts("credit")}
+        assert [t.status for t in ws.monitors.triggers("credit")] == ["done"]
         assert any(e.action == "retrain.register" for e in ws.audit.events(action="retrain"))
         assert (tmp_path / "demo" / "monitoring-report.html").stat().st_size > 10_000
     with Workspace.open(tmp_path / "demo") as ws:
