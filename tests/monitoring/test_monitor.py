@@ -169,7 +169,32 @@ def test_schema_changes_from_logged_requests(mws: Workspace, data: pd.DataFrame)
     assert schema.status == "alert"
     assert schema.summary["missing_fields"] == ["age"]
     assert schema.summary["new_fields"] == ["referrer"]
-    assert "requests refused" in schema.details["rejected_note"]
+    assert schema.summary["rejected"] == 0
+
+
+def test_requests_refused_at_the_edge_count_in_the_schema_but_not_in_drift(
+    mws: Workspace, data: pd.DataFrame
+) -> None:
+    day = data.tail(150).copy()
+    day["applied_at"] = NOW - timedelta(days=2)
+    answered = day.iloc[:100].copy()
+    refused = day.iloc[100:].copy()
+    refused["application_id"] = "refused-" + refused["application_id"]
+    log_traffic(mws, answered)
+    log_traffic(
+        mws,
+        refused,
+        role="rejected",
+        outputs={},
+        inputs={"age": "unknown"},
+        error="contract_violation: field 'age' expected numbers",
+    )
+    run = mws.monitors.run(ENDPOINT, window="1d", since=NOW - timedelta(days=2))
+    results = {r.signal: r for r in run.windows[-1].results}
+    assert results["schema"].summary["rejected"] == 50
+    assert results["schema"].summary["rows"] == 150
+    assert "age" in results["schema"].summary["type_changes"]
+    assert results["data_drift"].rows == 100  # the model never saw the refused ones
 
 
 def test_system_signal_counts_errors_fallbacks_and_shadow_disagreement(

@@ -80,7 +80,7 @@ def test_shadows_are_logged_beside_production_and_never_touch_the_answer(dep_dir
         shadow.runner.predict = broken
         for record, first in zip(records[:30], answers, strict=True):
             assert predict(client, [record])["predictions"] == first["predictions"]
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60  # a busy machine can be slow; done ends it early
         while runtime_of(client).engine._tasks and time.monotonic() < deadline:
             time.sleep(0.01)
         metrics = client.get("/metrics").text

@@ -84,7 +84,10 @@ def test_a_contract_violation_is_422_with_field_record_and_stable_code(deployed:
         assert (
             'stead_request_errors_total{code="contract_violation",endpoint="credit"} 1.0' in metrics
         )
-    assert logged(deployed) == []  # nothing ran, nothing was logged
+    # No model ran: both records are logged as refused, for the schema monitor, unanswered.
+    rows = logged(deployed)
+    assert [r["role"] for r in rows] == ["rejected", "rejected"]
+    assert all(pd.isna(r.get("outputs.prediction")) for r in rows)
 
 
 def test_errors_have_one_shape_and_the_status_of_their_class(deployed: Path) -> None:
@@ -347,3 +350,16 @@ def test_pii_sent_with_a_record_is_accepted_never_given_to_the_model_and_logged_
     assert row["inputs.email"] and row["inputs.email"] != "ada@example.com"
     raw = b"".join(p.read_bytes() for p in (deployed / ".stead" / "predictions").rglob("*.parquet"))
     assert b"ada@example.com" not in raw
+
+
+def test_a_refused_request_is_logged_as_rejected_for_the_schema_monitor(deployed: Path) -> None:
+    with serving(deployed) as client:
+        refused = client.post(
+            "/v1/endpoints/credit/predict", json={"records": [{**RECORD, "age": "old"}]}
+        )
+        assert refused.status_code == 422
+        request_id = refused.headers["x-request-id"]
+    [row] = [r for r in logged(deployed) if r["request_id"] == request_id]
+    assert row["role"] == "rejected" and row["model_version"] == TREES
+    assert str(row["error"]).startswith("contract_violation:")
+    assert row["inputs.age"] == "old"

@@ -330,12 +330,14 @@ def _business(windows: Sequence[WindowResults]) -> str:
 
 def _schema(windows: Sequence[WindowResults]) -> str:
     rows = []
-    note = ""
+    note = "Checked over answered and refused requests alike."
     for w in windows:
         r = w.results.get("schema")
         if r is None:
             continue
-        note = r.details.get("rejected_note", note)
+        refused = int(r.summary.get("rejected") or 0)
+        if refused:
+            note = f"{refused} refused request(s) in the window shown last are included."
         if r.status == "alert":
             rows.append(
                 f"<tr><td>{escape(short_key(w.key))}</td><td>{escape(headline(r))}</td></tr>"

@@ -131,11 +131,18 @@ class WindowEvaluator:
         )
         validation = self._ctx.settings.validation
         roles = self._ctx.settings.columns
+        # Refused requests never reached a model, but their shape is the schema signal's
+        # business: often the first sign of an upstream change.
+        rejected = frame[frame["role"] == "rejected"]
+        requests = (
+            pd.concat([inputs, _inputs(rejected)], ignore_index=True) if len(rejected) else inputs
+        )
+        context = (roles.id, roles.time, *roles.pii)
         results.append(
             schema_changes(
                 version.version.contract,
                 version.profile,
-                inputs,
+                requests,
                 null_rate_jump=monitoring.schema.null_rate_jump,
                 out_of_range_rate=(
                     monitoring.schema.out_of_range_rate
@@ -143,7 +150,8 @@ class WindowEvaluator:
                     else validation.max_out_of_range_rate
                 ),
                 range_tolerance=validation.range_tolerance,
-                ignore=frozenset(c for c in (roles.id,) if c),
+                ignore=frozenset(c for c in context if c),
+                rejected=len(rejected),
             )
         )
         if monitoring.performance.estimate:

@@ -322,6 +322,48 @@ class ServingEngine:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
+    async def log_rejected(self, request: PredictRequest, error: SteadError) -> None:
+        """Log every record of a request refused at the edge (role ``rejected``).
+
+        The refusal itself is what the client gets; this keeps the refused inputs
+        (sanitised like any other) for the schema monitor.
+        """
+        live = self._watcher.table.get(request.endpoint)
+        if live is None or not request.rows:
+            return
+        version = error.details.get("model_version") or live.deployment.policy.production
+        try:
+            served = self._pool.get(str(version))
+        except SteadError:
+            return
+        inputs = request.record_dicts()
+        rid = request.request_id
+        ids = [rid] if len(inputs) == 1 else [f"{rid}.{i}" for i in range(len(inputs))]
+        reason = f"{error.code}: {error.message}"[:2000]
+        now = utcnow()
+        records = [
+            PredictionRecord(
+                request_id=ids[i],
+                timestamp=now,
+                endpoint=request.endpoint,
+                revision=live.revision,
+                model_version=served.ref,
+                role="rejected",
+                feature_set_version=served.version.feature_set_version,
+                snapshot=served.version.snapshot_ref,
+                inputs=record,
+                outputs={},
+                latency_ms=0.0,
+                error=reason,
+                entity_key=request.entity_key,
+            )
+            for i, record in enumerate(inputs)
+        ]
+        if self._log.mode == "sync":
+            await asyncio.to_thread(self._log.log_many, records)
+        else:
+            self._log.log_many(records)
+
     def _records(self, answer: Answer) -> list[PredictionRecord]:
         request = answer.request
         inputs = request.record_dicts()

@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args
 
 from stead.core.errors import UsageError
 
-Role = Literal["production", "canary", "shadow", "fallback"]
+Role = Literal["production", "canary", "shadow", "fallback", "rejected"]
 ROLES: frozenset[str] = frozenset(get_args(Role))
 
 # Endpoint names become directory names (``endpoint=<name>``): keep them path-safe and
@@ -37,7 +37,10 @@ class PredictionRecord:
     """One prediction made by one model version for one input record.
 
     Every prediction is logged, whatever answered it: the production version, a canary,
-    a shadow copy or the fallback (``role``). A request with several input records gives
+    a shadow copy or the fallback (``role``). A record the server refused at the edge
+    (its contract was not met, nothing answered) is logged with role ``rejected``, no
+    outputs and the reason in ``error``, so monitors see schema changes in refused
+    traffic too. A request with several input records gives
     one PredictionRecord per input record, sharing ``request_id`` only when the server
     says so (the server decides how ids are assigned).
 

@@ -11,9 +11,9 @@ Compared with the version's input contract and its training profile, per window:
   range (widened by ``[validation] range_tolerance``) above a threshold, and the share of
   values of a categorical column outside its known levels (reported).
 
-It reads whatever the prediction log holds. Requests the server refused before any model
-ran (a contract violation answered with 422) are not in the log today, so they cannot be
-counted here; ``rejected`` says so in every result.
+It reads the answered requests and the ones the server refused at the edge (a contract
+violation answered with 422, logged with role ``rejected``): ``rejected`` counts the
+latter, whose inputs take part in every check above.
 """
 
 from __future__ import annotations
@@ -28,11 +28,6 @@ from stead.data.profile import Profile
 from stead.monitoring.records import SignalResult
 from stead.monitoring.window import numeric_values
 
-REJECTED_NOTE = (
-    "requests refused at the edge (422) are not written to the prediction log, so "
-    "they are not part of this check"
-)
-
 
 def schema_changes(
     contract: Contract,
@@ -43,17 +38,20 @@ def schema_changes(
     out_of_range_rate: float,
     range_tolerance: float,
     ignore: frozenset[str] = frozenset(),
+    rejected: int = 0,
 ) -> SignalResult:
     """The schema signal of one window.
 
     Args:
         contract: the production version's input contract.
         profile: its training profile (null shares).
-        inputs: the window's logged inputs, one column per field (``inputs.`` removed).
+        inputs: the window's logged inputs, one column per field (``inputs.`` removed),
+            answered and refused requests alike.
         null_rate_jump: a null share this much above training is a change.
         out_of_range_rate: a share of out-of-range values above this is a change.
         range_tolerance: widen the training range by this fraction of its span.
-        ignore: logged fields that are not model inputs (the entity key column).
+        ignore: logged fields that are not model inputs (id, time and PII columns).
+        rejected: how many of ``inputs`` the server refused at the edge.
     """
     rows = len(inputs)
     known = set(contract.names)
@@ -130,13 +128,12 @@ def schema_changes(
         summary={
             **{k: (v if isinstance(v, list) else sorted(v)) for k, v in changes.items()},
             "rows": rows,
-            "rejected": None,
+            "rejected": rejected,
         },
         details={
             **changes,
             "unseen_levels": unseen,
             "columns": columns,
-            "rejected_note": REJECTED_NOTE,
         },
         message=message,
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from stead.core.errors import ContractViolation
 from stead.serving.answer import Answer, PredictRequest
 from stead.serving.http.lean import Call, Result
 from stead.serving.http.request_ids import CLIENT_SUPPLIED, REQUEST_ID, check_request_id
@@ -60,7 +61,11 @@ async def answer(
         stored = await asyncio.to_thread(store.get, prediction.endpoint, key, digest)
         if stored is not None:
             return _replay(stored)
-    result = await rt.engine.predict(prediction)
+    try:
+        result = await rt.engine.predict(prediction)
+    except ContractViolation as refused:
+        await rt.engine.log_rejected(prediction, refused)
+        raise
     content = dump(render(result))
     if store is not None and key:
         mine = StoredResponse(status=200, body=content.decode(), request_id=prediction.request_id)
