@@ -27,6 +27,12 @@ from stead.core.errors import (
 )
 from stead.data.contract import Contract, ValidationReport
 from stead.data.snapshot import DatasetSnapshot
+from stead.features.definition import FeatureSet
+from stead.registry.version import ModelVersion
+from stead.serving.deployment import Deployment, Endpoint
+from stead.serving.record import PredictionRecord
+from stead.serving.router import TrafficPolicy
+from stead.training.run import TrainingRun
 from stead.workspace import Workspace
 
 __version__ = "0.1.0"
@@ -37,14 +43,21 @@ __all__ = [
     "ContractViolation",
     "DataError",
     "DatasetSnapshot",
+    "Deployment",
+    "Endpoint",
+    "FeatureSet",
     "GateFailed",
     "IntegrityError",
+    "ModelVersion",
     "NotFound",
     "PermissionDenied",
+    "PredictionRecord",
     "ReproductionFailed",
     "SettingsError",
     "SpecError",
     "SteadError",
+    "TrafficPolicy",
+    "TrainingRun",
     "Unauthenticated",
     "UsageError",
     "ValidationReport",
