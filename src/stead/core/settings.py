@@ -223,15 +223,44 @@ def settings_from_mapping(
             allowed = ", ".join(sorted([*_TABLES, *_PASS_THROUGH]))
             raise SettingsError(f"{source}: unknown table [{table}]; allowed tables: {allowed}")
     for table, cls in _TABLES.items():
-        for f in dataclasses.fields(cls):
-            name = f"STEAD_{table}_{f.name}".upper()
-            if env and name in env:
-                merged.setdefault(table, {})[f.name] = _parse_env(env[name])
+        overridden = with_env_overrides(
+            cls, merged.get(table, {}), f"STEAD_{table}", env or {}, where=f"{source} [{table}]"
+        )
+        if overridden:
+            merged[table] = overridden
     values = {
         table: build_dataclass(cls, merged.get(table, {}), where=f"{source} [{table}]")
         for table, cls in _TABLES.items()
     }
     return Settings(root=root, extra=extra, **values)
+
+
+def with_env_overrides(
+    cls: type, table: Mapping[str, Any], prefix: str, env: Mapping[str, str], *, where: str
+) -> dict[str, Any]:
+    """``table`` with the ``PREFIX_KEY`` environment variables of ``cls``'s fields applied.
+
+    Nested tables recurse (``[serving.log] mode`` is ``STEAD_SERVING_LOG_MODE``). Stages
+    call this for the tables they own, so every table honours the environment the same way.
+
+    Raises:
+        SettingsError: a nested table is not a table.
+    """
+    result = dict(table)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        name = f"{prefix}_{f.name}".upper()
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            sub = result.get(f.name, {})
+            if not isinstance(sub, dict):
+                raise SettingsError(f"{where} {f.name} must be a table, got {sub!r}")
+            sub = with_env_overrides(hint, sub, name, env, where=f"{where}.{f.name}")  # type: ignore[arg-type]
+            if sub:
+                result[f.name] = sub
+        elif name in env:
+            result[f.name] = _parse_env(env[name])
+    return result
 
 
 def _parse_env(text: str) -> Any:

@@ -20,13 +20,10 @@ Example ``stead.toml``::
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import tomllib
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from stead.core.errors import SettingsError
 from stead.core.settings import (
@@ -36,6 +33,7 @@ from stead.core.settings import (
     at_least,
     between,
     build_dataclass,
+    with_env_overrides,
 )
 
 ENV_PREFIX = "STEAD_SERVING"
@@ -125,32 +123,6 @@ def serving_settings(settings: Settings, env: Mapping[str, str] | None = None) -
     where = f"{settings.root / SETTINGS_FILE} [serving]"
     if not isinstance(raw, dict):
         raise SettingsError(f"{where} must be a table, got {raw!r}")
-    table = _with_env(ServingSettings, dict(raw), ENV_PREFIX, env, where)
+    table = with_env_overrides(ServingSettings, raw, ENV_PREFIX, env, where=where)
     result: ServingSettings = build_dataclass(ServingSettings, table, where=where)
     return result
-
-
-def _with_env(
-    cls: type, table: dict[str, Any], prefix: str, env: Mapping[str, str], where: str
-) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        name = f"{prefix}_{f.name}".upper()
-        hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            sub = table.get(f.name, {})
-            if not isinstance(sub, dict):
-                raise SettingsError(f"{where} {f.name} must be a table, got {sub!r}")
-            sub = _with_env(hint, dict(sub), name, env, f"{where}.{f.name}")  # type: ignore[arg-type]
-            if sub:
-                table[f.name] = sub
-        elif name in env:
-            table[f.name] = _parse_env(env[name])
-    return table
-
-
-def _parse_env(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
