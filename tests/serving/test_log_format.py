@@ -1,10 +1,10 @@
-"""The Parquet layout: typed columns per input and output, whatever the batch size."""
+"""The Parquet layout: typed columns per input and output, however the records were chunked."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from stead.serving.log_format import CHUNK_ROWS, encode
+from stead.serving.log_format import METADATA, combine, encode
 
 from .records import make_record
 
@@ -21,20 +21,24 @@ def test_inputs_and_outputs_become_typed_columns() -> None:
     assert "endpoint" not in types  # in the path, not repeated in every row
 
 
-def test_a_large_batch_has_the_layout_of_a_small_one() -> None:
-    records = [make_record(i) for i in range(2 * CHUNK_ROWS + 5)]
-    large, small = encode(records), encode(records[:2])
-    assert large.num_rows == len(records)
-    assert large.schema == small.schema
-    assert large["request_id"].to_pylist() == [r.request_id for r in records]
+def test_chunks_joined_have_the_layout_of_one_encoding() -> None:
+    records = [make_record(i) for i in range(25)]
+    joined = combine([encode(records[:10]), encode(records[10:20]), encode(records[20:])])
+    whole = encode(records)
+    assert joined.equals(whole)
+    assert joined.schema.metadata == METADATA
 
 
 def test_kinds_that_differ_between_chunks_become_text_for_the_whole_batch() -> None:
-    records = [make_record(i, inputs={"zip": 75001}) for i in range(CHUNK_ROWS)]
-    records.append(make_record(CHUNK_ROWS, inputs={"zip": "SW1A 1AA"}))
-    table = encode(records)
+    numbers = encode([make_record(i, inputs={"zip": 75001, "age": 30}) for i in range(3)])
+    text = encode([make_record(3, inputs={"zip": "SW1A 1AA", "income": 2.5})])
+    table = combine([numbers, text])
     assert table.schema.field("inputs.zip").type == pa.string()
     assert table["inputs.zip"].to_pylist()[-2:] == ["75001", "SW1A 1AA"]
+    # Columns only one chunk has are nulls in the others; the format tag is kept.
+    assert table["inputs.age"].to_pylist() == [30, 30, 30, None]
+    assert table["inputs.income"].to_pylist() == [None, None, None, 2.5]
+    assert table.schema.metadata == METADATA
 
 
 def test_rows_without_a_field_hold_nulls_there() -> None:

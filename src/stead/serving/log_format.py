@@ -51,7 +51,6 @@ EXPLANATION = "explanation."
 PREFIXES = (INPUTS, OUTPUTS, EXPLANATION)
 PART_PREFIX = "part-"
 PART_SUFFIX = ".parquet"
-CHUNK_ROWS = 4096
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 BASE_SCHEMA = pa.schema(
@@ -83,24 +82,9 @@ def partition_dir(directory: Path, endpoint: str, day: date) -> Path:
 def encode(records: Sequence[PredictionRecord], sanitizer: Sanitizer = NO_PII) -> pa.Table:
     """Records (of one partition) as one Arrow table in the layout above, PII sanitized.
 
-    Large batches are converted ``CHUNK_ROWS`` at a time: Arrow holds the GIL for the
-    whole of each conversion, and the request threads of the same process must not wait
-    for a 100,000-row one.
+    Arrow holds the GIL for the whole conversion: the writer calls this on chunks of a
+    few hundred records and joins them with :func:`combine`.
     """
-    if len(records) <= CHUNK_ROWS:
-        return _encode(records, sanitizer)
-    chunks = [
-        _encode(records[i : i + CHUNK_ROWS], sanitizer) for i in range(0, len(records), CHUNK_ROWS)
-    ]
-    try:
-        return pa.concat_tables(chunks, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # A column whose kinds differ between chunks (number here, text there) is only
-        # reconciled by typing the whole batch at once.
-        return _encode(records, sanitizer)
-
-
-def _encode(records: Sequence[PredictionRecord], sanitizer: Sanitizer) -> pa.Table:
     errors = [r.error for r in records]
     entity_keys = [r.entity_key for r in records]
     if sanitizer.active:
@@ -137,6 +121,56 @@ def _encode(records: Sequence[PredictionRecord], sanitizer: Sanitizer) -> pa.Tab
             names.append(prefix + name)
             arrays.append(array)
     return pa.Table.from_arrays(arrays, names=names).replace_schema_metadata(METADATA)
+
+
+def combine(tables: Sequence[pa.Table]) -> pa.Table:
+    """Encoded chunks of one partition as one table.
+
+    A column whose kinds differ between chunks (number here, text there) is unified the
+    way the reader unifies files: numbers widen, anything else becomes text.
+    """
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        schema = unify_schemas([t.schema for t in tables])
+    conformed = [
+        pa.Table.from_arrays(
+            [
+                t.column(f.name).cast(f.type)
+                if f.name in t.column_names
+                else pa.nulls(t.num_rows, f.type)
+                for f in schema
+            ],
+            schema=schema,
+        )
+        for t in tables
+    ]
+    return pa.concat_tables(conformed).replace_schema_metadata(METADATA)
+
+
+def unify_schemas(schemas: Sequence[pa.Schema]) -> pa.Schema:
+    """One schema for tables of different versions: widen numbers, text when nothing fits."""
+    try:
+        unified = pa.unify_schemas([BASE_SCHEMA, *schemas], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        types: dict[str, list[pa.DataType]] = {f.name: [f.type] for f in BASE_SCHEMA}
+        for schema in schemas:
+            for f in schema:
+                types.setdefault(f.name, []).append(f.type)
+        unified = pa.schema([pa.field(name, _unify_type(name, ts)) for name, ts in types.items()])
+    return unified.remove_metadata()
+
+
+def _unify_type(name: str, types: list[pa.DataType]) -> pa.DataType:
+    try:
+        merged = pa.unify_schemas(
+            [pa.schema([(name, t)]) for t in types], promote_options="permissive"
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.string()
+    return merged.field(0).type
 
 
 def _redact(record: PredictionRecord, error: str, sanitizer: Sanitizer) -> str:

@@ -26,7 +26,7 @@ import pyarrow.dataset as ds
 
 from stead.core.clock import parse_time, to_utc
 from stead.core.errors import UsageError
-from stead.serving.log_format import BASE_SCHEMA, TIMESTAMP, decode, is_part_file
+from stead.serving.log_format import BASE_SCHEMA, TIMESTAMP, decode, is_part_file, unify_schemas
 from stead.serving.record import PredictionRecord, check_endpoint
 
 TimeBound = datetime | str | None
@@ -133,29 +133,6 @@ def prediction_files(
             if is_part_file(f.name)
         )
     return files
-
-
-def unify_schemas(schemas: Sequence[pa.Schema]) -> pa.Schema:
-    """One schema for files of different versions: widen numbers, text when nothing fits."""
-    try:
-        unified = pa.unify_schemas([BASE_SCHEMA, *schemas], promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        types: dict[str, list[pa.DataType]] = {f.name: [f.type] for f in BASE_SCHEMA}
-        for schema in schemas:
-            for f in schema:
-                types.setdefault(f.name, []).append(f.type)
-        unified = pa.schema([pa.field(name, _unify_type(name, ts)) for name, ts in types.items()])
-    return unified.remove_metadata()
-
-
-def _unify_type(name: str, types: list[pa.DataType]) -> pa.DataType:
-    try:
-        merged = pa.unify_schemas(
-            [pa.schema([(name, t)]) for t in types], promote_options="permissive"
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.string()
-    return merged.field(0).type
 
 
 def _day_of(name: str) -> date | None:

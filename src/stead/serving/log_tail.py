@@ -20,7 +20,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from stead.core.errors import UsageError
-from stead.serving.log_reader import prediction_files, unify_schemas
+from stead.serving.log_format import unify_schemas
+from stead.serving.log_reader import prediction_files
 from stead.serving.record import check_endpoint
 
 

@@ -40,8 +40,7 @@ import pyarrow.parquet as pq
 from stead.core.clock import utcnow
 from stead.core.ids import new_id
 from stead.serving.durable import fsync_path
-from stead.serving.log_format import is_part_file
-from stead.serving.log_reader import unify_schemas
+from stead.serving.log_format import is_part_file, unify_schemas
 
 INDEX_FILE = "_request_ids.parquet"
 INDEX_ROW_GROUP = 4096
