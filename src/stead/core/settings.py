@@ -8,6 +8,9 @@ is allowed, before anything runs.
 Environment overrides are named after the key: ``[store] url`` is ``STEAD_STORE_URL``,
 ``[serving] max_records`` is ``STEAD_SERVING_MAX_RECORDS``. Values are parsed as TOML
 literals when they can be (``5``, ``true``, ``["a", "b"]``) and taken as strings otherwise.
+A value of the wrong type is reported with the variable's name, its value and what is
+allowed. The tables of later stages (``[training]``, ``[registry]``, ``[monitoring]`` ...)
+are read through :func:`stage_table`, so they honour the environment the same way.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 
 from stead.core.errors import SettingsError
+
+T = TypeVar("T")
 
 SETTINGS_FILE = "stead.toml"
 STATE_DIR = ".stead"
@@ -241,11 +246,25 @@ def with_env_overrides(
     """``table`` with the ``PREFIX_KEY`` environment variables of ``cls``'s fields applied.
 
     Nested tables recurse (``[serving.log] mode`` is ``STEAD_SERVING_LOG_MODE``). Stages
-    call this for the tables they own, so every table honours the environment the same way.
+    read their tables with :func:`stage_table`, which calls this, so every table honours
+    the environment the same way.
 
     Raises:
-        SettingsError: a nested table is not a table.
+        SettingsError: a nested table is not a table, or a variable's value has the wrong
+            type (naming the variable, its value and what is allowed).
     """
+    return _with_env(cls, table, prefix, env, where=where, applied=[])
+
+
+def _with_env(
+    cls: type,
+    table: Mapping[str, Any],
+    prefix: str,
+    env: Mapping[str, str],
+    *,
+    where: str,
+    applied: list[str],
+) -> dict[str, Any]:
     result = dict(table)
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -255,12 +274,109 @@ def with_env_overrides(
             sub = result.get(f.name, {})
             if not isinstance(sub, dict):
                 raise SettingsError(f"{where} {f.name} must be a table, got {sub!r}")
-            sub = with_env_overrides(hint, sub, name, env, where=f"{where}.{f.name}")  # type: ignore[arg-type]
+            nested: type = hint  # type: ignore[assignment]
+            sub = _with_env(nested, sub, name, env, where=f"{where}.{f.name}", applied=applied)
             if sub:
                 result[f.name] = sub
         elif name in env:
-            result[f.name] = _parse_env(env[name])
+            value = _parse_env(env[name])
+            # Checked here so that a wrong type names the variable, not the file.
+            _check(value, hint, where=name)
+            result[f.name] = value
+            applied.append(name)
     return result
+
+
+@overload
+def stage_table(
+    settings: Settings,
+    name: str,
+    cls: type[T],
+    *,
+    env: Mapping[str, str] | None = None,
+    optional: Literal[False] = False,
+) -> T: ...
+
+
+@overload
+def stage_table(
+    settings: Settings,
+    name: str,
+    cls: type[T],
+    *,
+    env: Mapping[str, str] | None = None,
+    optional: Literal[True],
+) -> T | None: ...
+
+
+def stage_table(
+    settings: Settings,
+    name: str,
+    cls: type[T],
+    *,
+    env: Mapping[str, str] | None = None,
+    optional: bool = False,
+) -> T | None:
+    """The stage-owned table ``[name]`` as a validated ``cls``, with ``STEAD_<NAME>_*`` applied.
+
+    Every stage reads its table this way: the file's values, overridden key by key by the
+    environment (``[training] seed`` is ``STEAD_TRAINING_SEED``, nested tables recurse),
+    then checked with :func:`build_dataclass`.
+
+    An ``optional`` table is one whose absence means "not configured" (``[training]``,
+    ``[project]``, ``[features]``): it is ``None`` when ``stead.toml`` lacks it and no
+    variable targets it. A variable alone does configure it, as it would any other table,
+    so ``STEAD_TRAINING_SEED`` without ``[training]`` fails loudly for the missing keys
+    instead of being silently ignored; the error names the variable.
+
+    Args:
+        settings: the workspace's settings; the raw table is ``settings.extra[name]``.
+        name: the table's name in ``stead.toml``.
+        cls: the frozen settings dataclass the table becomes.
+        env: the environment; ``os.environ`` when ``None``.
+        optional: return ``None`` for an absent table (otherwise its defaults apply).
+
+    Raises:
+        SettingsError: naming the file, the table (and the variables applied), the key,
+            the bad value and what is allowed.
+    """
+    found = stage_values(settings, name, cls, env=env, optional=optional)
+    if found is None:
+        return None
+    values, where = found
+    result: T = build_dataclass(cls, values, where=where)
+    return result
+
+
+def stage_values(
+    settings: Settings,
+    name: str,
+    cls: type,
+    *,
+    env: Mapping[str, str] | None = None,
+    optional: bool = False,
+) -> tuple[dict[str, Any], str] | None:
+    """``[name]`` with ``STEAD_<NAME>_*`` applied but not yet built, and where it came from.
+
+    For a stage that checks the raw table before building it (``[project]``'s required
+    keys, ``[monitoring.drift]``); everything else should use :func:`stage_table`.
+    ``None`` when ``optional`` and neither the file nor the environment gives the table.
+
+    Raises:
+        SettingsError: the value in the file is not a table, or an override is wrong.
+    """
+    env = os.environ if env is None else env
+    where = f"{settings.root / SETTINGS_FILE} [{name}]"
+    raw = settings.extra.get(name)
+    if raw is not None and not isinstance(raw, dict):
+        raise SettingsError(f"{where} must be a table, got {raw!r}")
+    applied: list[str] = []
+    values = _with_env(cls, raw or {}, f"STEAD_{name}", env, where=where, applied=applied)
+    if raw is None and optional and not applied:
+        return None
+    if applied:
+        where = f"{where} (with {', '.join(applied)} from the environment)"
+    return values, where
 
 
 def _parse_env(text: str) -> Any:
@@ -315,7 +431,8 @@ def _check(value: Any, hint: Any, *, where: str) -> Any:
         return value
     if origin in (list, tuple):
         if not isinstance(value, list):
-            raise _bad(value, f"a list of {_describe(args[0])}", where)
+            item = "" if args[0] is Any else f" of {_describe(args[0])}"
+            raise _bad(value, f"a list{item}", where)
         items = [_check(v, args[0], where=f"{where}[{i}]") for i, v in enumerate(value)]
         return items if origin is list else tuple(items)
     if origin is dict:

@@ -1,7 +1,7 @@
 """The ``[serving]`` table of ``stead.toml``, parsed and validated like the core tables.
 
 The core loader keeps stage-owned tables raw (``settings.extra["serving"]``); this
-module turns that table into frozen dataclasses with :func:`build_dataclass`, so a wrong
+module turns that table into frozen dataclasses with :func:`stage_table`, so a wrong
 value is reported with its key and what is allowed. Environment variables override keys
 as for the core tables: ``[serving.log] mode`` is ``STEAD_SERVING_LOG_MODE``.
 
@@ -20,23 +20,11 @@ Example ``stead.toml``::
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from stead.core.errors import SettingsError
-from stead.core.settings import (
-    SETTINGS_FILE,
-    STATE_DIR,
-    Settings,
-    at_least,
-    between,
-    build_dataclass,
-    with_env_overrides,
-)
-
-ENV_PREFIX = "STEAD_SERVING"
+from stead.core.settings import STATE_DIR, Settings, at_least, between, stage_table
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,11 +106,4 @@ def serving_settings(settings: Settings, env: Mapping[str, str] | None = None) -
     Raises:
         SettingsError: naming the key, the bad value and what is allowed.
     """
-    env = os.environ if env is None else env
-    raw = settings.extra.get("serving", {})
-    where = f"{settings.root / SETTINGS_FILE} [serving]"
-    if not isinstance(raw, dict):
-        raise SettingsError(f"{where} must be a table, got {raw!r}")
-    table = with_env_overrides(ServingSettings, raw, ENV_PREFIX, env, where=where)
-    result: ServingSettings = build_dataclass(ServingSettings, table, where=where)
-    return result
+    return stage_table(settings, "serving", ServingSettings, env=env)
