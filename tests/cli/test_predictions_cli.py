@@ -11,6 +11,7 @@ from pathlib import Path
 
 from stead.workspace import Workspace
 from tests.conftest import Cli
+from tests.serving.records import make_record
 from tests.serving.served import (  # noqa: F401
     LOGISTIC,
     TREES,
@@ -85,3 +86,36 @@ def test_tail_follow_prints_each_new_prediction_as_it_is_logged(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_compact_merges_closed_days_is_audited_and_reads_back_the_same(
+    ws: Workspace, ws_dir: Path
+) -> None:
+    with ws.predictions.open_log(mode="sync") as plog:
+        for f in range(8):
+            plog.log_many(make_record(f * 3 + k) for k in range(3))
+    before = ws.predictions.read("credit")
+    cli = Cli(ws_dir)
+
+    _, planned, _ = cli("predictions", "compact", "--dry-run", "--json")
+    _, done, _ = cli("predictions", "compact", "credit", "--keep-replaced", "0", "--json")
+    _, again, _ = cli("predictions", "compact")
+
+    [plan] = json.loads(planned)["days"]
+    [day] = json.loads(done)["days"]
+    assert (plan["files_before"], plan["files_after"], plan["vacuumed"]) == (8, 1, 0)
+    assert (day["day"], day["files_after"], day["rows"], day["vacuumed"]) == (
+        "2026-03-01",
+        1,
+        24,
+        8,
+    )
+    assert "nothing to compact" in again
+    assert ws.predictions.read("credit").equals(before)
+    [event] = ws.audit.events(action="predictions.compact")
+    assert event.subject == "predictions/credit" and event.details["days"][0]["rows"] == 24
+
+
+def test_compact_refuses_a_bad_duration_with_what_to_write(ws_dir: Path) -> None:
+    _, _, err = Cli(ws_dir)("predictions", "compact", "--settle", "soon", expect=2)
+    assert "--settle 'soon' is not a duration" in err and "1h" in err

@@ -1,12 +1,13 @@
-"""``stead predictions tail``: the latest predictions of an endpoint, and new ones."""
+"""``stead predictions tail|compact``: the latest predictions of an endpoint; compaction."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -15,9 +16,13 @@ from rich.markup import escape
 
 from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, console, print_json, print_table
 from stead.cli.session import guarded, open_workspace
+from stead.core.duration import parse_duration
 from stead.serving.log_format import decode
 from stead.serving.log_tail import follow, tail
 from stead.serving.predictions import PredictionService
+
+if TYPE_CHECKING:
+    from stead.serving.log_compaction import CompactionReport
 
 app = typer.Typer(
     rich_markup_mode=None, help="The prediction log: what endpoints answered.", no_args_is_help=True
@@ -61,6 +66,84 @@ def tail_(
                 sys.stdout.flush()
     except KeyboardInterrupt:
         pass
+
+
+@app.command("compact")
+def compact(
+    endpoint: str | None = typer.Argument(None, help="Only this endpoint (default: all)."),
+    settle: str = typer.Option(
+        "1h", "--settle", help="How long after its end a day counts as closed (e.g. 1h, 1d)."
+    ),
+    keep_replaced: str = typer.Option(
+        "1h",
+        "--keep-replaced",
+        help="How long merged files stay for readers already reading them; 0 deletes them now.",
+    ),
+    target_rows: int | None = typer.Option(
+        None, "--target-rows", help="Most rows per file (default 5,000,000)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would change."),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Merge the small files of closed days of the prediction log into few large ones.
+
+    Readers and a running server are safe meanwhile. Files that were merged are deleted
+    by a later run, once --keep-replaced has passed. Run it daily (cron, a scheduler).
+    """
+    from stead.serving.log_compaction import TARGET_ROWS
+
+    with open_workspace(workspace, as_json=as_json) as ws, guarded(as_json=as_json):
+        report = ws.predictions.compact(
+            endpoint,
+            settle=_duration(settle, "--settle"),
+            keep_replaced=_duration(keep_replaced, "--keep-replaced"),
+            target_rows=TARGET_ROWS if target_rows is None else target_rows,
+            dry_run=dry_run,
+        )
+    _print_compaction(report, as_json=as_json)
+
+
+def _duration(text: str, what: str) -> timedelta:
+    if what == "--keep-replaced" and text.strip() in {"0", "0s"}:
+        return timedelta(0)
+    return parse_duration(text, what=what)
+
+
+def _print_compaction(report: CompactionReport, *, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {
+                "dry_run": report.dry_run,
+                "closed_before": report.closed_before.isoformat(),
+                "days": [{**dataclasses.asdict(d), "day": d.day.isoformat()} for d in report.days],
+            }
+        )
+        return
+    verb = "dry run: what would change" if report.dry_run else "what changed"
+    rows = [
+        [
+            d.endpoint,
+            d.day.isoformat(),
+            "busy (another compaction)" if d.busy else f"{d.files_before} → {d.files_after}",
+            f"{d.rows:,}",
+            f"{d.bytes_before / 1e6:.1f} → {d.bytes_after / 1e6:.1f}" if d.bytes_after else "",
+            str(d.vacuumed),
+        ]
+        for d in report.days
+        if d.changed or d.busy
+    ]
+    if not rows:
+        console.print(
+            f"nothing to compact: no closed day (before {report.closed_before}) has more "
+            "than one live file per group, and no merged file is due for deletion"
+        )
+        return
+    print_table(
+        f"prediction log: closed days before {report.closed_before} ({verb})",
+        ["endpoint", "day", "files", "rows merged", "MB", "replaced files deleted"],
+        rows,
+    )
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

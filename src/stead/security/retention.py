@@ -38,6 +38,7 @@ from stead.core.clock import utcnow
 from stead.core.duration import parse_duration
 from stead.core.errors import SettingsError, UsageError
 from stead.core.settings import Settings, build_dataclass
+from stead.serving.log_format import live_part_files
 
 if TYPE_CHECKING:
     from stead.core.context import Context
@@ -252,7 +253,7 @@ class RetentionService:
                 if datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=1) > before:
                     continue
                 # Count the predictions (part files), not the day's request-id index.
-                files = [Path(f.path) for f in os.scandir(entry.path) if _is_part(f.name)]
+                files = [Path(entry.path) / n for n in live_part_files(entry.path)]
                 rows = sum(_rows(f) for f in files)
                 found.append(Partition(name, day, Path(entry.path), len(files), rows))
         return found
@@ -265,10 +266,6 @@ class RetentionService:
                 .group_by(FEEDBACK.c.endpoint)
             )
             return {str(endpoint): int(count) for endpoint, count in rows}
-
-
-def _is_part(name: str) -> bool:
-    return name.startswith("part-") and name.endswith(".parquet")
 
 
 def _rows(path: Path) -> int:

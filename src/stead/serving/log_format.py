@@ -28,11 +28,18 @@ irreconcilable becomes text).
 
 A null input and an absent input both read back as null: the log does not distinguish
 them, and :func:`decode` omits them from the rebuilt dictionaries.
+
+Compacted files (``part-c-<id>.parquet``, see :mod:`stead.serving.log_compaction`) hold
+the rows of many part files of one day and name those files in their footer
+(``stead.prediction_log.replaces``). Every reader lists a day with
+:func:`live_part_files`, which leaves out the files a compacted file replaces, so a row
+is never read twice while the replaced files wait to be deleted.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -40,6 +47,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from stead.serving.record import PredictionRecord
 from stead.serving.sanitize import NO_PII, Sanitizer
@@ -51,6 +59,8 @@ EXPLANATION = "explanation."
 PREFIXES = (INPUTS, OUTPUTS, EXPLANATION)
 PART_PREFIX = "part-"
 PART_SUFFIX = ".parquet"
+COMPACTED_PREFIX = PART_PREFIX + "c-"
+REPLACES_KEY = b"stead.prediction_log.replaces"
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 BASE_SCHEMA = pa.schema(
@@ -135,19 +145,20 @@ def combine(tables: Sequence[pa.Table]) -> pa.Table:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         schema = unify_schemas([t.schema for t in tables])
-    conformed = [
-        pa.Table.from_arrays(
-            [
-                t.column(f.name).cast(f.type)
-                if f.name in t.column_names
-                else pa.nulls(t.num_rows, f.type)
-                for f in schema
-            ],
-            schema=schema,
-        )
-        for t in tables
-    ]
-    return pa.concat_tables(conformed).replace_schema_metadata(METADATA)
+    return pa.concat_tables([conform(t, schema) for t in tables]).replace_schema_metadata(METADATA)
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s columns, in its order: cast, or null where it had none."""
+    return pa.Table.from_arrays(
+        [
+            table.column(f.name).cast(f.type)
+            if f.name in table.column_names
+            else pa.nulls(table.num_rows, f.type)
+            for f in schema
+        ],
+        schema=schema,
+    )
 
 
 def unify_schemas(schemas: Sequence[pa.Schema]) -> pa.Schema:
@@ -334,3 +345,31 @@ def _prefix_of(name: str) -> str | None:
 def is_part_file(name: str) -> bool:
     """A finished data file (temporary files start with a dot and are never read)."""
     return name.startswith(PART_PREFIX) and name.endswith(PART_SUFFIX)
+
+
+def live_part_files(day_dir: str | os.PathLike[str]) -> list[str]:
+    """The part files of one day's directory that a reader reads, in name order.
+
+    Every finished part file, except those a compacted file in the same directory
+    replaces. A compacted file that vanished since the listing was itself replaced (or
+    its day removed) and is left out too.
+    """
+    try:
+        with os.scandir(day_dir) as entries:
+            names = sorted(e.name for e in entries if is_part_file(e.name))
+    except FileNotFoundError:
+        return []
+    replaced: set[str] = set()
+    for name in names:
+        if name.startswith(COMPACTED_PREFIX):
+            try:
+                replaced.update(replaced_by(Path(day_dir) / name))
+            except FileNotFoundError:
+                replaced.add(name)
+    return [name for name in names if name not in replaced]
+
+
+def replaced_by(path: Path) -> list[str]:
+    """The names of the part files a compacted file replaces (from its footer)."""
+    metadata = pq.read_schema(path).metadata or {}
+    return [n for n in metadata.get(REPLACES_KEY, b"").decode().split("\n") if n]

@@ -26,7 +26,13 @@ import pyarrow.dataset as ds
 
 from stead.core.clock import parse_time, to_utc
 from stead.core.errors import UsageError
-from stead.serving.log_format import BASE_SCHEMA, TIMESTAMP, decode, is_part_file, unify_schemas
+from stead.serving.log_format import (
+    BASE_SCHEMA,
+    TIMESTAMP,
+    decode,
+    live_part_files,
+    unify_schemas,
+)
 from stead.serving.record import PredictionRecord, check_endpoint
 
 TimeBound = datetime | str | None
@@ -113,7 +119,8 @@ def prediction_files(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[Path]:
-    """The finished Parquet files of ``endpoint`` whose day overlaps ``[since, until)``."""
+    """The live Parquet files of ``endpoint`` whose day overlaps ``[since, until)``
+    (compacted files, not the files they replace)."""
     root = Path(directory) / f"endpoint={check_endpoint(endpoint)}"
     first = since.date() if since is not None else date.min
     # ``until`` is excluded: a window ending at midnight does not need that day.
@@ -127,11 +134,7 @@ def prediction_files(
         day = _day_of(entry.name)
         if day is None or not first <= day <= last or not entry.is_dir():
             continue
-        files.extend(
-            Path(f.path)
-            for f in sorted(os.scandir(entry.path), key=lambda f: f.name)
-            if is_part_file(f.name)
-        )
+        files.extend(Path(entry.path) / name for name in live_part_files(entry.path))
     return files
 
 

@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from stead.core.errors import UsageError
-from stead.serving.log_format import unify_schemas
+from stead.serving.log_format import COMPACTED_PREFIX, unify_schemas
 from stead.serving.log_reader import prediction_files
 from stead.serving.record import check_endpoint
 
@@ -59,7 +59,13 @@ def follow(
         time.sleep(poll)
         # New files land in today's directory (or tomorrow's, after midnight).
         since = datetime.now(UTC) - timedelta(days=1)
-        new = [f for f in prediction_files(root, endpoint, since) if f.name not in seen]
+        # A compacted file only holds rows of files already seen (it appears in closed
+        # days, after their last part file): showing it would repeat them.
+        new = [
+            f
+            for f in prediction_files(root, endpoint, since)
+            if f.name not in seen and not f.name.startswith(COMPACTED_PREFIX)
+        ]
         if new:
             seen.update(f.name for f in new)
             yield _read(new, endpoint)

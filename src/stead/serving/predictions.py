@@ -1,14 +1,23 @@
-"""``ws.predictions``: open the prediction log the server writes to, and read it back."""
+"""``ws.predictions``: open the prediction log the server writes to, read it back, compact it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from stead.serving.log_compaction import (
+    KEEP_REPLACED,
+    SETTLE,
+    TARGET_ROWS,
+    CompactionReport,
+    compact_log,
+)
 from stead.serving.log_reader import TimeBound, read_prediction_records, read_predictions
 from stead.serving.prediction_log import Mode, PredictionLog
 from stead.serving.record import PredictionRecord
@@ -95,3 +104,40 @@ class PredictionService:
     ) -> list[PredictionRecord]:
         """The same window as PredictionRecords, in time order."""
         return read_prediction_records(self.directory, endpoint, since, until)
+
+    def compact(
+        self,
+        endpoint: str | None = None,
+        *,
+        settle: timedelta = SETTLE,
+        keep_replaced: timedelta = KEEP_REPLACED,
+        target_rows: int = TARGET_ROWS,
+        dry_run: bool = False,
+        now: datetime | None = None,
+    ) -> CompactionReport:
+        """Merge the small part files of closed days; audited when anything changed.
+
+        See :mod:`stead.serving.log_compaction` for what is safe when (readers and
+        writers may run meanwhile). The audit event counts files, rows and bytes per day.
+
+        Raises:
+            UsageError: a bad endpoint name, duration or row count.
+        """
+        report = compact_log(
+            self.directory,
+            endpoint,
+            settle=settle,
+            keep_replaced=keep_replaced,
+            target_rows=target_rows,
+            dry_run=dry_run,
+            now=now,
+        )
+        if not dry_run and report.changed:
+            with self._ctx.store.change(
+                "predictions.compact", f"predictions/{endpoint or '*'}"
+            ) as change:
+                change.details["closed_before"] = report.closed_before.isoformat()
+                change.details["days"] = [
+                    {**asdict(d), "day": d.day.isoformat()} for d in report.changed
+                ]
+        return report

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 from stead.core.clock import utcnow
 from stead.core.ids import new_id
 from stead.serving.durable import fsync_path
-from stead.serving.log_format import is_part_file, unify_schemas
+from stead.serving.log_format import live_part_files, unify_schemas
 
 INDEX_FILE = "_request_ids.parquet"
 INDEX_ROW_GROUP = 4096
@@ -178,7 +178,7 @@ def _search_order(
 def _rows_in_day(
     day_dir: Path, day: date, wanted: set[str], columns: Sequence[str] | None
 ) -> pa.Table:
-    files = _part_files(day_dir)
+    files = live_part_files(day_dir)
     if not files:
         return pa.table({})
     holders = _locate(day_dir, day, files, wanted)
@@ -193,14 +193,6 @@ def _rows_in_day(
     if columns is not None:
         selected = [c for c in dict.fromkeys(["request_id", *columns]) if c in schema.names]
     return dataset.to_table(columns=selected, filter=ds.field("request_id").isin(sorted(wanted)))
-
-
-def _part_files(day_dir: Path) -> list[str]:
-    try:
-        with os.scandir(day_dir) as entries:
-            return sorted(e.name for e in entries if is_part_file(e.name))
-    except FileNotFoundError:
-        return []
 
 
 def _locate(day_dir: Path, day: date, files: list[str], wanted: set[str]) -> set[str]:
