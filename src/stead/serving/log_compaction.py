@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from stead.core.clock import utcnow
@@ -50,7 +50,6 @@ from stead.serving.log_format import (
     METADATA,
     PART_SUFFIX,
     REPLACES_KEY,
-    conform,
     is_part_file,
     live_part_files,
     replaced_by,
@@ -201,28 +200,36 @@ def _groups(names: list[str], rows: dict[str, int], target_rows: int) -> list[li
 
 def _merge(day_dir: Path, names: list[str]) -> Path:
     """Write the rows of ``names`` into one new compacted file that replaces them."""
-    paths = [day_dir / name for name in names]
-    schema = unify_schemas([pq.read_schema(p) for p in paths]).with_metadata(
-        {**METADATA, REPLACES_KEY: "\n".join(names).encode()}
-    )
+    found = ds.dataset([str(day_dir / name) for name in names], format="parquet")
+    fragments = list(found.get_fragments())
+    schema = unify_schemas([f.physical_schema for f in fragments])
+    replacing = schema.with_metadata({**METADATA, REPLACES_KEY: "\n".join(names).encode()})
     target = day_dir / f"{COMPACTED_PREFIX}{new_id()}{PART_SUFFIX}"
 
     def write(tmp: Path) -> None:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            pending: list[pa.Table] = []
-            held = 0
-            for path in paths:
-                table = conform(pq.read_table(path), schema)
-                pending.append(table)
-                held += table.num_rows
-                if held >= ROW_GROUP_ROWS:
-                    writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
-                    pending, held = [], 0
-            if pending:
-                writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+        with pq.ParquetWriter(tmp, replacing, compression="zstd") as writer:
+            # Arrow reads (on its threads, in order) and casts each file to the
+            # unified schema, a row group's worth of files at a time.
+            for chunk in _row_group_chunks(fragments):
+                part = ds.FileSystemDataset(chunk, schema, found.format, found.filesystem)
+                table = part.to_table().replace_schema_metadata(replacing.metadata)
+                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
     write_atomically(target, write)
     return target
+
+
+def _row_group_chunks(fragments: list[ds.Fragment]) -> Iterator[list[ds.Fragment]]:
+    chunk: list[ds.Fragment] = []
+    rows = 0
+    for fragment in fragments:
+        chunk.append(fragment)
+        rows += fragment.metadata.num_rows
+        if rows >= ROW_GROUP_ROWS:
+            yield chunk
+            chunk, rows = [], 0
+    if chunk:
+        yield chunk
 
 
 def _vacuum(day_dir: Path, keep_seconds: float, dry_run: bool) -> int:
