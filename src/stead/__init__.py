@@ -10,6 +10,9 @@ The public API starts at :class:`Workspace`::
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from stead.core.errors import (
     Conflict,
     ContractViolation,
@@ -25,17 +28,49 @@ from stead.core.errors import (
     Unauthenticated,
     UsageError,
 )
-from stead.data.contract import Contract, ValidationReport
-from stead.data.snapshot import DatasetSnapshot
-from stead.features.definition import FeatureSet
-from stead.registry.version import ModelVersion
-from stead.serving.deployment import Deployment, Endpoint
-from stead.serving.record import PredictionRecord
-from stead.serving.router import TrafficPolicy
-from stead.training.run import TrainingRun
-from stead.workspace import Workspace
+
+if TYPE_CHECKING:
+    from stead.data.contract import Contract, ValidationReport
+    from stead.data.snapshot import DatasetSnapshot
+    from stead.features.definition import FeatureSet
+    from stead.registry.version import ModelVersion
+    from stead.serving.deployment import Deployment, Endpoint
+    from stead.serving.record import PredictionRecord
+    from stead.serving.router import TrafficPolicy
+    from stead.training.run import TrainingRun
+    from stead.workspace import Workspace
 
 __version__ = "0.1.0"
+
+# The entities live in their stages, which import pandas, scikit-learn and the rest; they
+# are imported on first use, so `import stead` (and so every `stead` command) stays cheap.
+_LAZY = {
+    "Contract": "stead.data.contract",
+    "ValidationReport": "stead.data.contract",
+    "DatasetSnapshot": "stead.data.snapshot",
+    "FeatureSet": "stead.features.definition",
+    "ModelVersion": "stead.registry.version",
+    "Deployment": "stead.serving.deployment",
+    "Endpoint": "stead.serving.deployment",
+    "PredictionRecord": "stead.serving.record",
+    "TrafficPolicy": "stead.serving.router",
+    "TrainingRun": "stead.training.run",
+    "Workspace": "stead.workspace",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stead' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "Conflict",
