@@ -4,6 +4,10 @@
 knows the acting identity; each lifecycle stage hangs off it as a small service
 (``ws.datasets``, ...). This module is the composition root: it sits above the stages
 (like the CLI), so that ``core`` never has to import a stage.
+
+Each service is built on first use and its stage imported only then (the imports inside
+the properties below are deliberate): ``stead data list`` must not pay for scikit-learn,
+shap or starlette. Annotations name the services through ``TYPE_CHECKING`` imports.
 """
 
 from __future__ import annotations
@@ -13,27 +17,25 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from stead.core.context import Context
 from stead.core.settings import SETTINGS_FILE, STATE_DIR, Settings, load_settings
-from stead.data.service import DatasetService
-from stead.features.service import FeatureService
-from stead.monitoring.service import MonitorService
-from stead.monitoring.settings import check_monitoring_settings
-from stead.registry.service import ModelRegistry
-from stead.registry.signing import create_key
-from stead.security.access import AccessPolicy
-from stead.security.retention import RetentionService, check_retention_settings
-from stead.security.settings import check_security_settings
-from stead.security.tokens import TokenService
-from stead.serving.endpoints import EndpointService
-from stead.serving.explain import ExplanationService
-from stead.serving.feedback import FeedbackService
-from stead.serving.predictions import PredictionService
-from stead.serving.scoring import ScoringService
-from stead.training.service import RunService
-from stead.training.settings import check_stage_settings
+
+if TYPE_CHECKING:
+    from stead.data.service import DatasetService
+    from stead.features.service import FeatureService
+    from stead.monitoring.service import MonitorService
+    from stead.registry.service import ModelRegistry
+    from stead.security.access import AccessPolicy
+    from stead.security.retention import RetentionService
+    from stead.security.tokens import TokenService
+    from stead.serving.endpoints import EndpointService
+    from stead.serving.explain import ExplanationService
+    from stead.serving.feedback import FeedbackService
+    from stead.serving.predictions import PredictionService
+    from stead.serving.scoring import ScoringService
+    from stead.training.service import RunService
 
 DEFAULT_STORE_URL = "sqlite:///.stead/stead.db"
 DEFAULT_SETTINGS = """\
@@ -104,32 +106,50 @@ class Workspace(Context):
 
     @cached_property
     def datasets(self) -> DatasetService:
+        from stead.data.service import DatasetService
+
         return DatasetService(self)
 
     @cached_property
     def features(self) -> FeatureService:
+        from stead.features.service import FeatureService
+
         return FeatureService(self)
 
     @cached_property
     def runs(self) -> RunService:
+        from stead.training.service import RunService
+
         return RunService(self)
 
     @cached_property
     def models(self) -> ModelRegistry:
+        from stead.registry.service import ModelRegistry
+
         return ModelRegistry(self)
 
     @cached_property
     def endpoints(self) -> EndpointService:
+        from stead.serving.endpoints import EndpointService
+
         return EndpointService(self, self.models)
 
     @cached_property
     def predictions(self) -> PredictionService:
+        from stead.serving.predictions import PredictionService
+
         return PredictionService(self)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, actor: str | None = None) -> Self:
         # Stage-owned tables ([project], [features], [training]) are checked here, so a
         # wrong setting fails when the workspace opens rather than mid-way through a run.
+        # Imported here, like the services below, so that importing this module stays cheap.
+        from stead.monitoring.settings import check_monitoring_settings
+        from stead.security.retention import check_retention_settings
+        from stead.security.settings import check_security_settings
+        from stead.training.settings import check_stage_settings
+
         check_stage_settings(settings)
         check_security_settings(settings)
         check_monitoring_settings(settings)
@@ -138,30 +158,44 @@ class Workspace(Context):
 
     @cached_property
     def monitors(self) -> MonitorService:
+        from stead.monitoring.service import MonitorService
+
         return MonitorService(self)
 
     @cached_property
     def retention(self) -> RetentionService:
+        from stead.security.retention import RetentionService
+
         return RetentionService(self, prediction_log=self.predictions.directory)
 
     @cached_property
     def access(self) -> AccessPolicy:
+        from stead.security.access import AccessPolicy
+
         return AccessPolicy(self)
 
     @cached_property
     def tokens(self) -> TokenService:
+        from stead.security.tokens import TokenService
+
         return TokenService(self)
 
     @cached_property
     def feedback(self) -> FeedbackService:
+        from stead.serving.feedback import FeedbackService
+
         return FeedbackService(self)
 
     @cached_property
     def scoring(self) -> ScoringService:
+        from stead.serving.scoring import ScoringService
+
         return ScoringService(self)
 
     @cached_property
     def explanations(self) -> ExplanationService:
+        from stead.serving.explain import ExplanationService
+
         return ExplanationService(self)
 
     @classmethod
@@ -195,6 +229,8 @@ class Workspace(Context):
         if store_url:
             text = text.replace(f'url = "{DEFAULT_STORE_URL}"', f"url = {json.dumps(store_url)}")
         settings_file.write_text(text)
+        from stead.registry.signing import create_key
+
         workspace = cls.from_settings(load_settings(root), actor=actor)
         try:
             workspace.artifacts.fs.makedirs(workspace.artifacts.root, exist_ok=True)
