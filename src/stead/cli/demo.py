@@ -9,7 +9,6 @@ import typer
 from stead.cli.output import JSON_OPTION, print_json, say
 from stead.cli.session import guarded
 from stead.core.errors import UsageError
-from stead.demo.story import run_demo
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +21,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Run stead's lifecycle end to end on a seeded credit-default scenario."""
+        from stead.demo.story import run_demo
+
         with guarded(as_json=as_json):
             try:
                 outcome = run_demo(directory, fast=fast, say=(lambda _m: None) if as_json else say)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -21,11 +22,12 @@ from stead.cli.output import (
 from stead.cli.session import guarded, open_workspace
 from stead.core.clock import parse_time
 from stead.core.errors import UsageError
-from stead.monitoring.drill import RollbackDrill
-from stead.monitoring.evaluation import MonitorRun, WindowOutcome
-from stead.monitoring.history import MonitorState
-from stead.monitoring.records import SIGNALS, RetrainTrigger
-from stead.monitoring.summary import SIGNAL_TITLES, headline
+
+if TYPE_CHECKING:
+    from stead.monitoring.drill import RollbackDrill
+    from stead.monitoring.evaluation import MonitorRun, WindowOutcome
+    from stead.monitoring.history import MonitorState
+    from stead.monitoring.records import RetrainTrigger
 
 monitor_app = typer.Typer(
     rich_markup_mode=None,
@@ -100,6 +102,9 @@ def run(
 
 
 def _print_run(outcome: MonitorRun) -> None:
+    from stead.monitoring.records import SIGNALS
+    from stead.monitoring.summary import SIGNAL_TITLES
+
     if outcome.windows:
         print_table(
             f"{escape(outcome.endpoint)}: {outcome.spec} windows",
@@ -114,6 +119,9 @@ def _print_run(outcome: MonitorRun) -> None:
 
 
 def _window_row(outcome: WindowOutcome) -> list[str]:
+    from stead.monitoring.records import SIGNALS
+    from stead.monitoring.summary import headline
+
     by_signal = {r.signal: r for r in outcome.results}
     cells = []
     for signal in SIGNALS:
@@ -182,6 +190,9 @@ def show(
 
 
 def _print_state(state: MonitorState) -> None:
+    from stead.monitoring.records import SIGNALS
+    from stead.monitoring.summary import SIGNAL_TITLES, headline
+
     latest = state.latest
     if latest is None:
         say(f"{escape(state.endpoint)} has no monitor results yet: run `stead monitor run`")

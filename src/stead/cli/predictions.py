@@ -9,19 +9,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
 import typer
 from rich.markup import escape
 
 from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, console, print_json, print_table
 from stead.cli.session import guarded, open_workspace
 from stead.core.duration import parse_duration
-from stead.serving.log_format import decode
-from stead.serving.log_tail import follow, tail
-from stead.serving.predictions import PredictionService
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from stead.serving.log_compaction import CompactionReport
 
 app = typer.Typer(
@@ -45,8 +42,10 @@ def tail_(
 
     With --json: a JSON list, or with --follow one JSON object per line.
     """
+    from stead.serving.log_tail import follow, tail
+
     with open_workspace(workspace, as_json=as_json) as ws:
-        directory = PredictionService(ws).directory
+        directory = ws.predictions.directory
     if not follow_:
         with guarded(as_json=as_json):
             frame = tail(directory, endpoint, n)
@@ -149,6 +148,10 @@ def _print_compaction(report: CompactionReport, *, as_json: bool) -> None:
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     if frame.empty:
         return []
+    import pyarrow as pa
+
+    from stead.serving.log_format import decode
+
     table = pa.Table.from_pandas(frame, preserve_index=False)
     return [dataclasses.asdict(r) for r in decode(table)]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -15,11 +15,11 @@ from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, print_json, print_ta
 from stead.cli.session import guarded, open_workspace
 from stead.core.clock import parse_time
 from stead.core.errors import GateFailed, UsageError
-from stead.registry.checklist import Checklist
-from stead.registry.lineage import LineageQuery
-from stead.registry.stages import StageMove
-from stead.registry.version import ModelVersion
-from stead.serving.request_lineage import START_DESCRIPTION, RequestLineage
+
+if TYPE_CHECKING:
+    from stead.registry.checklist import Checklist
+    from stead.registry.stages import StageMove
+    from stead.registry.version import ModelVersion
 
 models_app = typer.Typer(
     rich_markup_mode=None,
@@ -288,6 +288,9 @@ def lineage(
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
     """Where a model or one prediction came from: run, data, features, code, environment."""
+    from stead.registry.lineage import LineageQuery
+    from stead.serving.request_lineage import START_DESCRIPTION, RequestLineage
+
     with open_workspace(workspace, as_json=as_json) as ws:
         query = LineageQuery(
             [

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import typer
 from rich.markup import escape
 
 from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, notice, print_json, progress, say
 from stead.cli.session import open_workspace
-from stead.serving.scoring import DEFAULT_CHUNK_ROWS, ENGINES
+
+# The same values as stead.serving.scoring's ENGINES and DEFAULT_CHUNK_ROWS, repeated so that
+# building the app does not import pandas and pyarrow; tests/cli/test_cli_startup.py keeps
+# the two in step.
+ENGINES = ("local", "dask")
+DEFAULT_CHUNK_ROWS = 10_000
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +67,8 @@ def score(
 def _rows(path: Path) -> int | None:
     # Exact for Parquet (from the footer); a CSV's count is known only once it is read.
     if path.suffix.lower() in (".parquet", ".pq") and path.is_file():
+        import pyarrow.parquet as pq
+
         try:
             return int(pq.ParquetFile(path).metadata.num_rows)
         except Exception:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -11,9 +12,9 @@ from rich.markup import escape
 from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, print_json, print_table, say
 from stead.cli.session import guarded, open_workspace
 from stead.core.errors import UsageError
-from stead.core.settings import find_root, load_settings
-from stead.serving.deployment import Deployment, DeployOutcome, Endpoint
-from stead.serving.settings import serving_settings
+
+if TYPE_CHECKING:
+    from stead.serving.deployment import Deployment, DeployOutcome, Endpoint
 
 endpoints_app = typer.Typer(
     rich_markup_mode=None,
@@ -265,7 +266,9 @@ def serve(
 
     Every worker follows deployment changes within about a second.
     """
+    from stead.core.settings import find_root, load_settings
     from stead.serving.server import serve as run
+    from stead.serving.settings import serving_settings
 
     with guarded():
         root = find_root(workspace)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stead.cli.output import fail, notice
 from stead.core.errors import SteadError
-from stead.workspace import Workspace
+
+if TYPE_CHECKING:
+    from stead.workspace import Workspace
 
 
 @contextmanager
@@ -23,6 +26,9 @@ def guarded(*, as_json: bool = False) -> Iterator[None]:
 @contextmanager
 def open_workspace(path: Path | None, *, as_json: bool = False) -> Iterator[Workspace]:
     """The workspace for a command, with errors reported the stead way."""
+    # Imported here so that building the app (and `stead --help`) does not open the stages.
+    from stead.workspace import Workspace
+
     with guarded(as_json=as_json):
         ws = Workspace.open(path)
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -21,8 +21,9 @@ from stead.cli.output import (
     say,
 )
 from stead.cli.session import open_workspace
-from stead.training.run import TrainingRun
-from stead.training.service import TRAIN_STEPS
+
+if TYPE_CHECKING:
+    from stead.training.run import TrainingRun
 
 runs_app = typer.Typer(
     rich_markup_mode=None, help="Training runs: list, show and compare.", no_args_is_help=True
@@ -68,6 +69,8 @@ def train(
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
     """Train the [training] spec: leakage checks, fit, evaluate, record a reproducible run."""
+    from stead.training.service import TRAIN_STEPS
+
     with (
         open_workspace(workspace, as_json=as_json) as ws,
         _steps("training", len(TRAIN_STEPS), quiet=as_json) as on_step,

@@ -8,7 +8,6 @@ import typer
 
 from stead.cli.output import JSON_OPTION, print_json, say
 from stead.cli.session import guarded
-from stead.workspace import Workspace
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +20,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Create a workspace: a commented stead.toml, the SQLite store and artifact directory."""
+        from stead.workspace import Workspace
+
         with guarded(as_json=as_json):
             outcome = Workspace.init(directory, store_url=store_url)
         if as_json:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from stead.core.clock import utcnow
-from stead.core.errors import NotFound, SettingsError, SpecError
+from stead.core.errors import NotFound, SpecError
 from stead.core.ids import new_id
-from stead.core.settings import Settings, build_dataclass
+from stead.core.settings import Settings, stage_table
 from stead.features.definition import FeatureDefinition, FeatureSet, FeatureSettings
 from stead.features.sources import SourceBundle, collect_sources
 from stead.features.tables import FeatureSetRow
@@ -18,20 +19,19 @@ from stead.features.tables import FeatureSetRow
 if TYPE_CHECKING:
     from stead.core.context import Context
 
-WHERE = "stead.toml [features]"
 
-
-def feature_settings(settings: Settings) -> FeatureSettings | None:
+def feature_settings(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> FeatureSettings | None:
     """``[features]`` parsed and checked, or ``None`` when the table is absent.
+
+    ``STEAD_FEATURES_*`` variables override keys; a variable alone configures the table
+    (see :func:`stead.core.settings.stage_table`).
 
     Raises:
         SettingsError: naming the key, the bad value and what is allowed.
     """
-    table = settings.extra.get("features")
-    if table is None:
-        return None
-    parsed: FeatureSettings = build_dataclass(FeatureSettings, _table(table), where=WHERE)
-    return parsed
+    return stage_table(settings, "features", FeatureSettings, env=env, optional=True)
 
 
 def default_feature_name(settings: Settings) -> str:
@@ -41,12 +41,6 @@ def default_feature_name(settings: Settings) -> str:
     if isinstance(project, dict) and isinstance(project.get("name"), str):
         return str(project["name"])
     return settings.workspace.name
-
-
-def _table(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise SettingsError(f"{WHERE} must be a table, got {value!r}")
-    return value
 
 
 class FeatureService:

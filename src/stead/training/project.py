@@ -23,11 +23,12 @@ resolved columns are recorded in every training run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from stead.core.errors import SettingsError
-from stead.core.settings import Settings, build_dataclass
+from stead.core.settings import Settings, build_dataclass, stage_values
 
 Task = Literal["binary", "multiclass", "regression"]
 TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
@@ -94,18 +95,23 @@ class Project:
         return asdict(self)
 
 
-def project_settings(settings: Settings) -> ProjectSettings | None:
-    """``[project]`` parsed and checked, or ``None`` when the table is absent."""
-    table = settings.extra.get("project")
-    if table is None:
+def project_settings(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> ProjectSettings | None:
+    """``[project]`` parsed and checked, or ``None`` when the table is absent.
+
+    ``STEAD_PROJECT_*`` variables override keys; a variable alone configures the table
+    (see :func:`stead.core.settings.stage_table`), which then needs every required key.
+    """
+    found = stage_values(settings, "project", ProjectSettings, env=env, optional=True)
+    if found is None:
         return None
-    if not isinstance(table, dict):
-        raise SettingsError(f"{WHERE} must be a table, got {table!r}")
+    table, where = found
     missing = [key for key in _REQUIRED if key not in table]
     if missing:
         key = missing[0]
-        raise SettingsError(f"{WHERE}: missing key {key!r}: {_REQUIRED[key]}")
-    parsed: ProjectSettings = build_dataclass(ProjectSettings, table, where=WHERE)
+        raise SettingsError(f"{where}: missing key {key!r}: {_REQUIRED[key]}")
+    parsed: ProjectSettings = build_dataclass(ProjectSettings, table, where=where)
     return parsed
 
 

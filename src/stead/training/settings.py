@@ -22,16 +22,18 @@
 
 :func:`check_stage_settings` validates ``[project]``, ``[features]`` and ``[training]``
 together when a workspace opens, so a wrong setting fails there, naming the key, the
-value and what is allowed.
+value and what is allowed. Each key can be overridden by ``STEAD_<TABLE>_<KEY>``
+(``STEAD_TRAINING_SEED``, ``STEAD_TRAINING_SPLIT_METHOD``, ``STEAD_PROJECT_OWNER``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from stead.core.errors import SettingsError, SpecError
-from stead.core.settings import Settings, between, build_dataclass
+from stead.core.settings import Settings, between, build_dataclass, stage_values
 from stead.features.imports import ImportPath
 from stead.features.leakage import LeakageSettings
 from stead.features.service import feature_settings
@@ -125,19 +127,25 @@ def _check_path(text: str, key: str) -> None:
         raise ValueError(exc.message) from exc
 
 
-def training_settings(settings: Settings, *, task: Task | None) -> TrainingSettings | None:
-    """``[training]`` parsed and checked (metrics against ``task``), or ``None``."""
-    table = settings.extra.get("training")
-    if table is None:
+def training_settings(
+    settings: Settings, *, task: Task | None, env: Mapping[str, str] | None = None
+) -> TrainingSettings | None:
+    """``[training]`` parsed and checked (metrics against ``task``), or ``None``.
+
+    ``STEAD_TRAINING_*`` variables override keys (``STEAD_TRAINING_SPLIT_METHOD`` for
+    ``[training.split] method``); ``None`` when neither the file nor a variable gives the
+    table (see :func:`stead.core.settings.stage_table`).
+    """
+    found = stage_values(settings, "training", TrainingSettings, env=env, optional=True)
+    if found is None:
         return None
-    if not isinstance(table, dict):
-        raise SettingsError(f"{WHERE} must be a table, got {table!r}")
-    parsed: TrainingSettings = build_dataclass(TrainingSettings, table, where=WHERE)
+    table, where = found
+    parsed: TrainingSettings = build_dataclass(TrainingSettings, table, where=where)
     if task is not None:
         try:
             check_metrics(parsed.metrics, task)
         except ValueError as exc:
-            raise SettingsError(f"{WHERE} metrics: {exc}") from exc
+            raise SettingsError(f"{where} metrics: {exc}") from exc
     return parsed
 
 
@@ -150,7 +158,8 @@ class StageSettings:
 
 
 def stage_settings(settings: Settings) -> StageSettings:
-    """Parse ``[project]``, ``[features]`` and ``[training]``, each only when present.
+    """Parse ``[project]``, ``[features]`` and ``[training]``, each only when present
+    (in ``stead.toml``, or through a ``STEAD_<TABLE>_*`` variable).
 
     Raises:
         SettingsError: a table is invalid, or ``[training]`` lacks the tables it needs.
