@@ -21,11 +21,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from stead.core.errors import SettingsError
-from stead.core.settings import Settings, at_least, build_dataclass
+from stead.core.settings import Settings, at_least, stage_table
 
 # Metrics where a smaller value is better; every other metric is better when larger.
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape", "median_ae"})
@@ -66,25 +66,16 @@ class ChecklistSettings:
         return available[0]
 
 
-def _table(settings: Settings, name: str) -> dict[str, Any]:
-    table = settings.extra.get(name, {})
-    if not isinstance(table, dict):
-        raise SettingsError(f"stead.toml: [{name}] must be a table, got {table!r}")
-    return table
+def registry_settings(settings: Settings, env: Mapping[str, str] | None = None) -> RegistrySettings:
+    """``[registry]`` parsed and checked, with ``STEAD_REGISTRY_*`` applied."""
+    return stage_table(settings, "registry", RegistrySettings, env=env)
 
 
-def registry_settings(settings: Settings) -> RegistrySettings:
-    parsed: RegistrySettings = build_dataclass(
-        RegistrySettings, _table(settings, "registry"), where="stead.toml [registry]"
-    )
-    return parsed
-
-
-def checklist_settings(settings: Settings) -> ChecklistSettings:
-    parsed: ChecklistSettings = build_dataclass(
-        ChecklistSettings, _table(settings, "checklist"), where="stead.toml [checklist]"
-    )
-    return parsed
+def checklist_settings(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> ChecklistSettings:
+    """``[checklist]`` parsed and checked, with ``STEAD_CHECKLIST_*`` applied."""
+    return stage_table(settings, "checklist", ChecklistSettings, env=env)
 
 
 def better(metric: str, a: float, b: float) -> float:
