@@ -33,19 +33,31 @@ what the policy does about it.
     canary_share = 10.0
     auto_promote = false
 
+Every key can be overridden by ``STEAD_<TABLE>_<KEY>`` (``STEAD_POLICY_DECAY_WINDOWS``,
+``STEAD_MONITORING_DRIFT_PSI``), except in the ``[kpis.NAME]`` tables: their names are
+the user's, so they are read from the file only.
+
 The checklist's ``monitoring_hooks`` item requires ``[monitoring]`` to be present (and not
 ``enabled = false``) and ``[alerts] sinks`` to list a sink (see ``alerts.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from stead.core.duration import parse_duration
 from stead.core.errors import SettingsError, UsageError
-from stead.core.settings import Settings, at_least, between, build_dataclass
+from stead.core.settings import (
+    Settings,
+    at_least,
+    between,
+    build_dataclass,
+    stage_table,
+    stage_values,
+)
 from stead.monitoring.config import DriftConfig
 from stead.monitoring.sinks import alert_settings
 
@@ -250,47 +262,43 @@ class MonitorConfig:
     retraining: RetrainingSettings
 
 
-def _table(settings: Settings, name: str) -> dict[str, Any]:
-    table = settings.extra.get(name, {})
-    if not isinstance(table, dict):
-        raise SettingsError(f"stead.toml: [{name}] must be a table, got {table!r}")
-    return table
-
-
-def monitor_config(settings: Settings) -> MonitorConfig:
+def monitor_config(settings: Settings, env: Mapping[str, str] | None = None) -> MonitorConfig:
     """Parse ``[monitoring]``, ``[policy]``, ``[kpis]`` and ``[retraining]``.
+
+    ``STEAD_MONITORING_*`` (``STEAD_MONITORING_DRIFT_PSI`` for ``[monitoring.drift] psi``),
+    ``STEAD_POLICY_*`` and ``STEAD_RETRAINING_*`` override keys. ``[kpis.NAME]`` tables
+    are named by the user and read from the file only.
 
     Raises:
         SettingsError: naming the key, the value and what is allowed.
     """
-    monitoring = dict(_table(settings, "monitoring"))
+    found = stage_values(settings, "monitoring", MonitoringSettings, env=env)
+    assert found is not None  # not optional: an absent table has its defaults
+    monitoring, where = found
     drift = monitoring.pop("drift", {})
     if not isinstance(drift, dict):
-        raise SettingsError(f"stead.toml [monitoring] drift must be a table, got {drift!r}")
+        raise SettingsError(f"{where} drift must be a table, got {drift!r}")
     try:
         drift_config = DriftConfig.from_dict(drift)
     except SettingsError as exc:
-        raise SettingsError(f"stead.toml [monitoring.drift]: {exc.message}") from exc
+        raise SettingsError(f"{where} drift: {exc.message}") from exc
     except TypeError as exc:
-        raise SettingsError(f"stead.toml [monitoring.drift]: {exc}") from exc
-    parsed: MonitoringSettings = build_dataclass(
-        MonitoringSettings, monitoring, where="stead.toml [monitoring]"
-    )
+        raise SettingsError(f"{where} drift: {exc}") from exc
+    parsed: MonitoringSettings = build_dataclass(MonitoringSettings, monitoring, where=where)
     parsed = replace(parsed, drift=drift_config)
-    policy: PolicySettings = build_dataclass(
-        PolicySettings, _table(settings, "policy"), where="stead.toml [policy]"
-    )
+    policy = stage_table(settings, "policy", PolicySettings, env=env)
+    kpis_table = settings.extra.get("kpis", {})
+    if not isinstance(kpis_table, dict):
+        raise SettingsError(f"stead.toml: [kpis] must be a table, got {kpis_table!r}")
     kpis: dict[str, KpiSettings] = {}
-    for name, table in _table(settings, "kpis").items():
+    for name, table in kpis_table.items():
         if not isinstance(table, dict):
             raise SettingsError(
                 f"stead.toml [kpis] {name} must be a table such as "
                 f'[kpis.{name}] aggregate = "sum", got {table!r}'
             )
         kpis[name] = build_dataclass(KpiSettings, table, where=f"stead.toml [kpis.{name}]")
-    retraining: RetrainingSettings = build_dataclass(
-        RetrainingSettings, _table(settings, "retraining"), where="stead.toml [retraining]"
-    )
+    retraining = stage_table(settings, "retraining", RetrainingSettings, env=env)
     return MonitorConfig(monitoring=parsed, policy=policy, kpis=kpis, retraining=retraining)
 
 

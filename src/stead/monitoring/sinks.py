@@ -33,7 +33,7 @@ from typing import Any, Literal, Protocol
 import httpx
 
 from stead.core.errors import SettingsError
-from stead.core.settings import Settings, at_least, build_dataclass
+from stead.core.settings import Settings, at_least, build_dataclass, stage_values
 
 DEFAULT_FILE = ".stead/alerts.jsonl"
 log = logging.getLogger("stead.alerts")
@@ -68,9 +68,9 @@ class AlertSettings:
 
     sinks: list[Any] = field(default_factory=list)
 
-    def specs(self) -> list[SinkSettings]:
+    def specs(self, where: str = "stead.toml [alerts]") -> list[SinkSettings]:
         """Every sink as a :class:`SinkSettings` (checked when the settings were read)."""
-        return [_sink(entry, i) for i, entry in enumerate(self.sinks)]
+        return [_sink(entry, f"{where} sinks[{i}]") for i, entry in enumerate(self.sinks)]
 
 
 @dataclass(frozen=True)
@@ -185,17 +185,21 @@ class WebhookSink:
         return SendResult(False, attempts, error)
 
 
-def alert_settings(settings: Settings) -> AlertSettings:
+def alert_settings(settings: Settings, env: Mapping[str, str] | None = None) -> AlertSettings:
     """``[alerts]`` parsed and checked.
+
+    ``STEAD_ALERTS_SINKS`` replaces the whole list, written as a TOML list
+    (``STEAD_ALERTS_SINKS='["stdout", "https://hooks.example.com/a"]'``); sinks are not
+    overridden one by one.
 
     Raises:
         SettingsError: naming the sink and what is allowed.
     """
-    table = settings.extra.get("alerts", {})
-    if not isinstance(table, dict):
-        raise SettingsError(f"stead.toml: [alerts] must be a table, got {table!r}")
-    parsed: AlertSettings = build_dataclass(AlertSettings, table, where="stead.toml [alerts]")
-    parsed.specs()
+    found = stage_values(settings, "alerts", AlertSettings, env=env)
+    assert found is not None  # not optional: an absent table has its defaults
+    table, where = found
+    parsed: AlertSettings = build_dataclass(AlertSettings, table, where=where)
+    parsed.specs(where)
     return parsed
 
 
@@ -228,26 +232,22 @@ def build_sinks(settings: Settings) -> list[Sink]:
     return sinks
 
 
-def _sink(entry: Any, position: int) -> SinkSettings:
+def _sink(entry: Any, where: str) -> SinkSettings:
     if isinstance(entry, str):
-        return _shorthand(entry, position)
+        return _shorthand(entry, where)
     if isinstance(entry, dict):
-        spec: SinkSettings = build_dataclass(
-            SinkSettings, entry, where=f"stead.toml [alerts] sinks[{position}]"
-        )
+        spec: SinkSettings = build_dataclass(SinkSettings, entry, where=where)
         return spec
-    raise SettingsError(
-        f"stead.toml [alerts] sinks[{position}] = {entry!r} is not a sink; use a name or a table"
-    )
+    raise SettingsError(f"{where} = {entry!r} is not a sink; use a name or a table")
 
 
-def _shorthand(text: str, position: int) -> SinkSettings:
+def _shorthand(text: str, where: str) -> SinkSettings:
     if text in ("stdout", "log", "file", "jsonl"):
         return SinkSettings(type=text)  # type: ignore[arg-type]
     if text.startswith(("http://", "https://")):
         return SinkSettings(type="webhook", url=text)
     raise SettingsError(
-        f'stead.toml [alerts] sinks[{position}] = {text!r} is not a sink; use "stdout", '
+        f'{where} = {text!r} is not a sink; use "stdout", '
         '"log", "file", a webhook URL "https://...", or a table such as { type = "file", '
         'path = "alerts.jsonl" }'
     )
