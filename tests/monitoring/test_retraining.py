@@ -55,6 +55,7 @@ def test_a_manual_retrain_makes_an_audited_candidate_and_a_canary_when_allowed(
         if k in ("ready", "blocking", "canary", "skipped", "problem", "comparison")
     }
     assert trigger.id in (candidate.description or "")
+    assert "with the spec of production run" in (candidate.description or "")
     comparison = trigger.outcome["comparison"]
     assert comparison["rows"] >= 50 and {"candidate", "production"} <= set(comparison)
     assert trigger.outcome["ready"] is True and trigger.outcome["verified"] is True
@@ -63,6 +64,7 @@ def test_a_manual_retrain_makes_an_audited_candidate_and_a_canary_when_allowed(
     assert [e.action for e in events] == [
         "retrain.trigger",
         "retrain.start",
+        "retrain.spec",
         "retrain.snapshot",
         "retrain.train",
         "retrain.register",

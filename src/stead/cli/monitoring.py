@@ -1,5 +1,6 @@
-"""``stead monitor run|watch|show|report``, ``stead alerts test|list``, ``stead retrain``,
-``stead retention apply``, and the rollback drill behind ``stead rollback --drill``."""
+"""``stead monitor run|watch|show|report``, ``stead alerts test|list``, ``stead retention
+apply``, and the rollback drill behind ``stead rollback --drill`` (``stead retrain``: see
+``retraining.py``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from stead.cli.output import (
     print_table,
     say,
 )
-from stead.cli.session import guarded, open_workspace
+from stead.cli.session import open_workspace
 from stead.core.clock import parse_time
 from stead.core.errors import UsageError
 
@@ -58,7 +59,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(monitor_app, name="monitor")
     app.add_typer(alerts_app, name="alerts")
     app.add_typer(retention_app, name="retention")
-    app.command()(retrain)
+    from stead.cli.retraining import retrain_app
+
+    app.add_typer(retrain_app, name="retrain")
 
 
 def _time(text: str | None, what: str) -> datetime | None:
@@ -329,48 +332,6 @@ def list_alerts(
             for a in alerts
         ],
     )
-
-
-def retrain(
-    endpoint: str = typer.Argument(..., help="The endpoint whose model to retrain."),
-    reason: str | None = typer.Option(
-        None, "--reason", help="Why (a business change, new data); starts a manual trigger."
-    ),
-    trigger: str | None = typer.Option(None, "--trigger", help="Process this pending trigger."),
-    pending: bool = typer.Option(
-        False, "--pending", help="Process every pending trigger of the endpoint."
-    ),
-    as_json: bool = JSON_OPTION,
-    workspace: Path | None = WORKSPACE_OPTION,
-) -> None:
-    """Retrain on evidence: snapshot, train, register a candidate, compare, gate, canary.
-
-    \b
-    stead retrain credit --reason "new lending policy from 2026-07"
-    stead retrain credit --pending          the monitor's triggers ([retraining] automatic = false)
-    """
-    with guarded(as_json=as_json):
-        chosen = [
-            n
-            for n, v in (("--reason", reason), ("--trigger", trigger), ("--pending", pending))
-            if v
-        ]
-        if len(chosen) != 1:
-            raise UsageError("give one of --reason '...', --trigger ID or --pending")
-    with open_workspace(workspace, as_json=as_json) as ws:
-        if reason is not None:
-            done = [ws.monitors.retrain(endpoint, reason=reason)]
-        elif trigger is not None:
-            done = [ws.monitors.process(trigger)]
-        else:
-            done = ws.monitors.process_pending(endpoint)
-    if as_json:
-        print_json([t.to_dict() for t in done])
-    else:
-        for t in done:
-            _say_trigger(t)
-    if any(t.status == "failed" for t in done):
-        raise typer.Exit(1)
 
 
 @retention_app.command("apply")

@@ -6,8 +6,12 @@ For a trigger on an endpoint whose production version is ``credit@3``:
    ``credit@3`` was trained on), plus, with ``include_feedback``, the labelled production
    predictions (inputs from the log, labels from feedback) *older* than the evaluation
    window; a new version of the same dataset name;
-2. **train** — ``ws.runs.train`` on that snapshot with the workspace's training spec: a
-   new, reproducible run (same inputs → the same run);
+2. **spec** — the spec recorded with ``credit@3``'s run, or with ``spec="current"``
+   (``--current-spec``) ``stead.toml``'s ``[training]``; the choice and how the two
+   differ are recorded, with a warning in the trigger's evidence when they differ (see
+   ``retraining_spec.py``);
+   **train** — ``ws.runs.train`` on that snapshot with that spec: a new, reproducible run
+   (same inputs → the same run);
 3. **register** — as a candidate of the same model, its description naming the trigger;
 4. **reproduce** — re-run and prove it bit-identical (the checklist's first item);
 5. **compare** — candidate and production on the newest labelled production data (the
@@ -21,6 +25,8 @@ For a trigger on an endpoint whose production version is ``credit@3``:
 
 Each step is audited under the trigger's id (``retrain.<step>``, subject
 ``trigger:<id>``); the services it calls audit their own changes with a reason naming it.
+Processing holds a lease on the trigger, renewed at every step and while a step runs
+(see ``retraining_lease.py``).
 """
 
 from __future__ import annotations
@@ -37,9 +43,10 @@ from stead.data.reader import read_table
 from stead.features.sources import importing
 from stead.monitoring.reading import PRIMARY, LogWindows
 from stead.monitoring.records import RetrainTrigger
+from stead.monitoring.retraining_lease import Lease, LeaseLost, TriggerLeases
+from stead.monitoring.retraining_spec import choose_spec
 from stead.monitoring.settings import RetrainingSettings
 from stead.monitoring.signals.performance import ANSWERED
-from stead.monitoring.triggers import TriggerStore
 from stead.registry.settings import better, checklist_settings
 from stead.registry.version import ModelVersion
 from stead.serving.feedback import FeedbackService
@@ -67,7 +74,7 @@ class Retrainer:
         context: Context,
         *,
         settings: RetrainingSettings,
-        triggers: TriggerStore,
+        leases: TriggerLeases,
         datasets: DatasetService,
         runs: RunService,
         models: ModelRegistry,
@@ -75,43 +82,78 @@ class Retrainer:
     ) -> None:
         self._ctx = context
         self._settings = settings
-        self._triggers = triggers
+        self._leases = leases
+        self._lease: Lease | None = None
         self._datasets = datasets
         self._runs = runs
         self._models = models
         self._endpoints = endpoints
 
-    def process(self, trigger_id: str) -> RetrainTrigger:
-        """Process a pending trigger once; returns it with its outcome.
+    def process(self, trigger_id: str, *, spec: str = "production") -> RetrainTrigger:
+        """Process a pending trigger once (or reclaim one whose lease expired); returns it
+        with its outcome.
+
+        Args:
+            trigger_id: the trigger.
+            spec: ``production`` trains the spec recorded with the production version's
+                run; ``current`` trains ``stead.toml``'s ``[training]``.
 
         Raises:
-            Conflict: the trigger is not pending (already processed, or in progress).
+            Conflict: the trigger is processed already, or another process holds a live
+                lease on it.
+            LeaseLost: this process's lease lapsed and another process took the trigger
+                over; the trigger is left to it.
         """
-        trigger = self._triggers.claim(trigger_id)
+        lease = self._leases.claim(trigger_id)
+        self._lease = lease
         outcome: dict[str, Any] = {"steps": []}
+        if lease.reclaimed_from is not None:
+            outcome["reclaimed_from"] = lease.reclaimed_from
         try:
-            status = self._run(trigger, outcome)
+            with self._leases.kept(lease):
+                status = self._run(lease.trigger, outcome, spec)
+        except LeaseLost:
+            raise
         except SteadError as error:
             outcome["message"] = f"retraining failed: {error.message}"
-            return self._triggers.finish(trigger.id, "failed", outcome, error=error.message)
+            return self._leases.finish(lease, "failed", outcome, error=error.message)
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             outcome["message"] = f"retraining failed: {message}"
-            self._triggers.finish(trigger.id, "failed", outcome, error=message)
+            self._leases.finish(lease, "failed", outcome, error=message)
             raise
-        return self._triggers.finish(trigger.id, status, outcome)
+        return self._leases.finish(lease, status, outcome)
 
     def _step(
-        self, trigger: RetrainTrigger, outcome: dict[str, Any], step: str, **facts: Any
+        self,
+        trigger: RetrainTrigger,
+        outcome: dict[str, Any],
+        step: str,
+        *,
+        evidence: dict[str, Any] | None = None,
+        **facts: Any,
     ) -> None:
         outcome["steps"].append(step)
         outcome.update(facts)
-        self._triggers.step(trigger.id, step, {"endpoint": trigger.endpoint, **facts})
+        details = {"endpoint": trigger.endpoint, **facts}
+        assert self._lease is not None, "a step outside process()"
+        self._leases.step(self._lease, step, details, evidence=evidence)
 
-    def _run(self, trigger: RetrainTrigger, outcome: dict[str, Any]) -> str:
+    def _run(self, trigger: RetrainTrigger, outcome: dict[str, Any], use: str) -> str:
         why = f"retrain trigger {trigger.id}: {trigger.reason}"
         production = self._models.get(self._endpoints.get(trigger.endpoint).policy.production)
         outcome["production"] = production.ref
+        chosen, runs = choose_spec(
+            self._ctx, self._runs, self._runs.get(production.run_id), use=use
+        )
+        warning = chosen.warning
+        self._step(
+            trigger,
+            outcome,
+            "spec",
+            evidence={"spec": chosen.to_dict(), **({"warnings": [warning]} if warning else {})},
+            spec=chosen.to_dict(),
+        )
         train_rows, held_out = self._production_data(trigger.endpoint, production)
         frame, sources = self._training_frame(production, train_rows)
         name = production.snapshot_ref.partition("@")[0]
@@ -127,13 +169,23 @@ class Retrainer:
             sources=sources,
             production_rows=len(train_rows),
         )
-        trained = self._runs.train(snapshot=snapshot.ref, reason=why)
+        trained = runs.train(snapshot=snapshot.ref, reason=f"{why} ({chosen.description})")
         run = trained.run
         self._step(
-            trigger, outcome, "train", run=run.id, created=trained.created, metrics=run.metrics
+            trigger,
+            outcome,
+            "train",
+            run=run.id,
+            created=trained.created,
+            metrics=run.metrics,
+            code_differs=run.code_version.sources_hash
+            != self._runs.get(production.run_id).code_version.sources_hash,
         )
         registered = self._models.register(
-            run.id, name=production.name, description=f"retrained by {why}", reason=why
+            run.id,
+            name=production.name,
+            description=f"retrained by {why}, {chosen.description}",
+            reason=why,
         )
         candidate = registered.version
         self._step(

@@ -6,6 +6,7 @@
     ws.monitors.state("credit").latest                  # newest window, every signal
     ws.monitors.test_alerts("credit")                   # every sink; alerts_tested evidence
     ws.monitors.retrain("credit", reason="new policy")  # a manual trigger, processed now
+    ws.monitors.leases.list("credit")                   # who processes which trigger
     ws.monitors.rollback_drill("credit")                # rollback_verified evidence
     ws.monitors.report("credit", "report.html")         # a self-contained HTML report
 """
@@ -32,6 +33,7 @@ from stead.monitoring.monitor import References
 from stead.monitoring.records import Alert, Decision, RetrainTrigger
 from stead.monitoring.reference import version_reference
 from stead.monitoring.retraining import Retrainer
+from stead.monitoring.retraining_lease import TriggerLease, TriggerLeases
 from stead.monitoring.settings import MonitorConfig, monitor_config
 from stead.monitoring.triggers import TriggerStore
 from stead.monitoring.windowing import WindowSpec
@@ -59,6 +61,12 @@ class MonitorService:
     def config(self) -> MonitorConfig:
         """``[monitoring]``, ``[policy]``, ``[kpis]`` and ``[retraining]``, parsed."""
         return monitor_config(self._ctx.settings)
+
+    @cached_property
+    def leases(self) -> TriggerLeases:
+        """Claims on retrain triggers, each lasting ``[retraining] lease``."""
+        length = parse_duration(self.config.retraining.lease, what="[retraining] lease")
+        return TriggerLeases(self._ctx, length=length)
 
     @cached_property
     def alert_service(self) -> AlertService:
@@ -89,7 +97,8 @@ class MonitorService:
 
         Returns:
             The windows evaluated, alerts sent and triggers raised. With ``[retraining]
-            automatic = true`` each new trigger has been processed when this returns.
+            automatic = true`` each new trigger has been processed when this returns, and
+            so has each trigger whose holder's lease expired (reclaimed).
 
         Raises:
             UsageError: a bad endpoint name or window, or monitoring is disabled.
@@ -107,9 +116,17 @@ class MonitorService:
         run = runner.run(
             endpoint, window=window, since=since, until=until, force=force, on_window=on_window
         )
-        if self.config.retraining.automatic and run.triggers:
+        if self.config.retraining.automatic:
+            # Also the triggers a crashed process left behind once their lease expired:
+            # while one is open the cooldown raises no new trigger, so nothing else would.
+            new = {t.id for t in run.triggers}
+            stale = [
+                t
+                for t in self.leases.takeable(endpoint)
+                if t.status == "processing" and t.id not in new
+            ]
             processed = [self.process(t.id) for t in run.triggers if t.status == "pending"]
-            run.triggers[:] = processed
+            run.triggers[:] = processed + [self.process(t.id) for t in stale]
         return run
 
     def watch(
@@ -233,8 +250,14 @@ class MonitorService:
 
     # -- retraining -------------------------------------------------------------------
 
-    def retrain(self, endpoint: str, *, reason: str) -> RetrainTrigger:
+    def retrain(self, endpoint: str, *, reason: str, spec: str = "production") -> RetrainTrigger:
         """A manual retrain trigger (a business change, new data), processed now.
+
+        Args:
+            endpoint: whose production model to retrain.
+            reason: recorded with the trigger.
+            spec: ``production`` (the production run's recorded spec) or ``current``
+                (``stead.toml``'s ``[training]``).
 
         Raises:
             UsageError: no reason.
@@ -249,32 +272,47 @@ class MonitorService:
             reason=reason,
             evidence={"requested_by": self._ctx.actor, "production": production},
         )
-        return self.process(trigger.id)
+        return self.process(trigger.id, spec=spec)
 
-    def process(self, trigger_id: str) -> RetrainTrigger:
-        """Process a pending trigger: snapshot, train, register, compare, gate, canary.
+    def process(self, trigger_id: str, *, spec: str = "production") -> RetrainTrigger:
+        """Process a pending trigger (or reclaim one whose lease expired): spec, snapshot,
+        train, register, compare, gate, canary.
 
         Raises:
             NotFound: no such trigger.
-            Conflict: it was processed already (or is being processed).
+            Conflict: it was processed already, or another process holds a live lease.
         """
         retrainer = Retrainer(
             self._ctx,
             settings=self.config.retraining,
-            triggers=self.triggers_store,
+            leases=self.leases,
             datasets=DatasetService(self._ctx),
             runs=self._runs,
             models=self._models,
             endpoints=self._endpoints,
         )
-        return retrainer.process(trigger_id)
+        return retrainer.process(trigger_id, spec=spec)
 
-    def process_pending(self, endpoint: str) -> builtins.list[RetrainTrigger]:
-        """Process every pending trigger of ``endpoint``, oldest first."""
-        pending = self.triggers_store.list(endpoint, status="pending")
-        if not pending:
-            raise NotFound(f"endpoint {endpoint} has no pending retrain trigger")
-        return [self.process(t.id) for t in pending]
+    def process_pending(
+        self, endpoint: str, *, spec: str = "production"
+    ) -> builtins.list[RetrainTrigger]:
+        """Process every pending trigger of ``endpoint``, and every one whose holder's lease
+        expired (its process died), oldest first."""
+        takeable = self.leases.takeable(endpoint)
+        if not takeable:
+            raise NotFound(
+                f"endpoint {endpoint} has no pending retrain trigger (nor one whose lease "
+                "expired); `stead retrain list` shows them"
+            )
+        return [self.process(t.id, spec=spec) for t in takeable]
+
+    def release(self, trigger_id: str, *, reason: str, force: bool = False) -> TriggerLease:
+        """Hand a trigger stuck in ``processing`` back to ``pending`` (audited).
+
+        Raises:
+            Conflict: it is not processing, or its lease is live and not ``force``.
+        """
+        return self.leases.release(trigger_id, reason=reason, force=force)
 
     # -- drills and reports -----------------------------------------------------------
 

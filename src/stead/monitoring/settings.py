@@ -238,9 +238,14 @@ class RetrainingSettings:
     auto_canary: bool = False
     canary_share: float = 10.0
     auto_promote: bool = False
+    # A process that claims a trigger holds it this long, renewing while it works; a
+    # claim whose holder stopped renewing (killed, out of memory) is reclaimed after it.
+    lease: str = "1h"
 
     def __post_init__(self) -> None:
         _duration(self.evaluation_window, "evaluation_window")
+        if _duration(self.lease, "lease") < timedelta(minutes=1):
+            raise ValueError(f"lease = {self.lease!r} is not allowed; expected at least 1m")
         at_least("min_evaluation_rows", self.min_evaluation_rows, 1)
         if not 0.0 < self.canary_share <= 100.0:
             raise ValueError(

@@ -1,8 +1,10 @@
-"""Storage rows of the monitoring stage (migration ``0008``).
+"""Storage rows of the monitoring stage (migrations ``0008``, ``0009``).
 
 Results, decisions, alerts and deliveries are append-only. A trigger's ``status`` and
 ``outcome`` move as it is processed, each move an audited change; ``key`` columns are
 unique so that firing again for the same window finds the existing alert or trigger.
+The ``lease_*`` columns say who is processing a trigger and until when
+(``retraining_lease.py``).
 """
 
 from __future__ import annotations
@@ -192,6 +194,16 @@ class RetrainTriggerRow(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The current (or last) claim: a fencing token, who and which process took it, and
+    # when it lapses unless renewed. ``claims`` counts claims, reclaims included.
+    lease_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    lease_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lease_process_start: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def to_entity(self) -> RetrainTrigger:
         return RetrainTrigger(

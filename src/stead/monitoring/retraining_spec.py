@@ -1,0 +1,165 @@
+"""Which training spec a retrain uses: production's recorded one, unless asked otherwise.
+
+A retrain answers "the data moved under the model in production", so by default it trains
+*that* model's spec again (the spec recorded with the production version's run, as
+``stead reproduce`` does) on the new data. ``stead.toml``'s ``[training]`` may have been
+edited since; training it would silently change two things at once. Opting in to the
+current spec (``stead retrain ENDPOINT --current-spec``, ``spec="current"``) is explicit,
+and either way the choice, and how the two specs differ, is recorded with the trigger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from stead.core.errors import SpecError, SteadError, UsageError
+from stead.training.service import RunService
+from stead.training.spec import RunSpec
+
+if TYPE_CHECKING:
+    from stead.core.context import Context
+    from stead.training.run import TrainingRun
+
+SpecChoice = Literal["production", "current"]
+SPEC_CHOICES: tuple[SpecChoice, ...] = ("production", "current")
+
+
+@dataclass(frozen=True)
+class RetrainSpec:
+    """The spec a retrain trains, and how it compares with the other candidate spec.
+
+    ``differences`` maps each differing key of the result-deciding spec (``params``,
+    ``seed``, ``estimator`` ...) to ``{"production": ..., "current": ...}``.
+    """
+
+    used: SpecChoice
+    production_run: str
+    spec: RunSpec
+    differences: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Why the current spec could not be read (no [training] table, a bad setting).
+    current_problem: str | None = None
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.differences) or self.current_problem is not None
+
+    @property
+    def warning(self) -> str | None:
+        if self.current_problem is not None:
+            return (
+                f"retrained with the spec of production run {self.production_run}; the "
+                f"current [training] spec could not be read: {self.current_problem}"
+            )
+        if not self.differences:
+            return None
+        keys = ", ".join(sorted(self.differences))
+        if self.used == "production":
+            return (
+                f"stead.toml [training] differs from the spec of production run "
+                f"{self.production_run} ({keys}): retrained with production's spec; "
+                "use --current-spec to train the current one"
+            )
+        return (
+            f"retrained with the current [training] spec, which differs from the spec of "
+            f"production run {self.production_run} ({keys}): the candidate changes the "
+            "model, not only its data"
+        )
+
+    @property
+    def description(self) -> str:
+        """How the candidate's description names its spec."""
+        if self.used == "production":
+            return f"with the spec of production run {self.production_run}"
+        return "with the current [training] spec" + (
+            f" (differs from production run {self.production_run} in "
+            f"{', '.join(sorted(self.differences))})"
+            if self.differences
+            else ""
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "used": self.used,
+            "production_run": self.production_run,
+            "differs": self.differs,
+            "differences": self.differences,
+            "current_problem": self.current_problem,
+            "warning": self.warning,
+        }
+
+
+def choose_spec(
+    context: Context, runs: RunService, production_run: TrainingRun, *, use: str
+) -> tuple[RetrainSpec, RunService]:
+    """The spec to retrain with, and a run service that trains exactly it.
+
+    Raises:
+        UsageError: ``use`` is neither ``production`` nor ``current``.
+        SpecError: the current spec is asked for and cannot be read, or production's
+            cannot be replayed under today's ``[project]`` columns.
+    """
+    if use not in SPEC_CHOICES:
+        raise UsageError(f"spec {use!r} is not allowed; expected 'production' or 'current'")
+    recorded = production_run.spec
+    current: RunSpec | None = None
+    problem: str | None = None
+    try:
+        current = runs.spec()[0]
+    except SteadError as error:
+        if use == "current":
+            raise
+        problem = error.message
+    differences = _differences(recorded, current) if current is not None else {}
+    if use == "current":
+        assert current is not None
+        choice = RetrainSpec("current", production_run.id, current, differences)
+        return choice, runs
+    replaying = RunService(_with_spec(context, production_run))
+    replayed = replaying.spec()[0]
+    if replayed.result_inputs() != recorded.result_inputs():
+        gap = _differences(recorded, replayed)
+        raise SpecError(
+            f"the spec of production run {production_run.id} cannot be replayed: today's "
+            f"[project]/[columns] change {', '.join(sorted(gap))}; retrain with "
+            "--current-spec, or restore those settings",
+            details={"differences": gap},
+        )
+    return RetrainSpec("production", production_run.id, recorded, differences, problem), replaying
+
+
+def _differences(production: RunSpec, current: RunSpec) -> dict[str, dict[str, Any]]:
+    ours, theirs = production.result_inputs(), current.result_inputs()
+    return {
+        key: {"production": ours.get(key), "current": theirs.get(key)}
+        for key in sorted(set(ours) | set(theirs))
+        if ours.get(key) != theirs.get(key)
+    }
+
+
+def _with_spec(context: Context, run: TrainingRun) -> Context:
+    """The workspace with ``[training]`` and ``[features]`` as the run recorded them.
+
+    ``ws.runs.train`` builds its spec from ``stead.toml``; handing it these tables makes it
+    train the recorded spec through the one training path (leakage checks, recording,
+    idempotence) rather than a copy of it.
+    """
+    spec = run.spec
+    training = {
+        "snapshot": run.snapshot_ref,
+        "estimator": spec.estimator,
+        "params": dict(spec.params),
+        "seed": spec.seed,
+        "metrics": list(spec.metrics),
+        "split": asdict(spec.split),
+        "baseline": {"estimator": spec.baseline_estimator, "params": dict(spec.baseline_params)},
+        "leakage": asdict(spec.leakage),
+        "trusted_types": list(spec.trusted_types),
+    }
+    features = {
+        "definition": spec.feature_definition,
+        "name": spec.feature_name,
+        "params": dict(spec.feature_params),
+    }
+    extra = {**context.settings.extra, "training": training, "features": features}
+    return replace(context, settings=replace(context.settings, extra=extra))
