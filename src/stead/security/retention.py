@@ -7,6 +7,9 @@
     predictions = "90d"     # prediction-log days older than this are deleted
     feedback = "365d"       # feedback rows of predictions older than this are deleted
 
+``STEAD_RETENTION_PREDICTIONS`` and ``STEAD_RETENTION_FEEDBACK`` override the file
+(``STEAD_RETENTION_PREDICTIONS=30d``).
+
 Only these two stores are ever touched. Audit events, registered models, snapshots and
 every other artifact are never deleted by retention (the audit chain must stay whole, and
 a registered version must stay loadable and traceable); monitor results are aggregates
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -36,8 +40,8 @@ import sqlalchemy as sa
 
 from stead.core.clock import utcnow
 from stead.core.duration import parse_duration
-from stead.core.errors import SettingsError, UsageError
-from stead.core.settings import Settings, build_dataclass
+from stead.core.errors import UsageError
+from stead.core.settings import Settings, stage_table
 from stead.serving.log_format import live_part_files
 
 if TYPE_CHECKING:
@@ -68,14 +72,15 @@ class RetentionSettings:
         return None if value is None else parse_duration(value, what=key)
 
 
-def retention_settings(settings: Settings) -> RetentionSettings:
-    table = settings.extra.get("retention", {})
-    if not isinstance(table, dict):
-        raise SettingsError(f"stead.toml: [retention] must be a table, got {table!r}")
-    parsed: RetentionSettings = build_dataclass(
-        RetentionSettings, table, where="stead.toml [retention]"
-    )
-    return parsed
+def retention_settings(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> RetentionSettings:
+    """``[retention]`` parsed and checked, with ``STEAD_RETENTION_*`` applied.
+
+    Raises:
+        SettingsError: naming the key (or the variable), the value and what is allowed.
+    """
+    return stage_table(settings, "retention", RetentionSettings, env=env)
 
 
 def check_retention_settings(settings: Settings) -> None:

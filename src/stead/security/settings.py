@@ -1,12 +1,29 @@
-"""``[auth]`` and ``[teams]``: identities, admins and team membership."""
+"""``[auth]`` and ``[teams]``: identities, admins and team membership.
+
+::
+
+    [auth]
+    enabled = "auto"          # "auto" (on beyond loopback), true or false
+    admins = ["alice"]        # may override gates and manage tokens
+
+    [teams]
+    risk = ["alice", "bob"]   # team name -> member identities
+
+``[auth]`` keys can be overridden by ``STEAD_AUTH_<KEY>`` (``STEAD_AUTH_ENABLED=false``,
+``STEAD_AUTH_ADMINS='["alice"]'``, a TOML list that replaces the whole list). ``[teams]``
+is read from the file only: its keys are team names the user chose (``risk-team``,
+``Fraud``), which a variable name cannot spell back faithfully, and a membership is an
+access grant that should be reviewed where the teams are.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from stead.core.errors import SettingsError
-from stead.core.settings import Settings, build_dataclass
+from stead.core.settings import SETTINGS_FILE, Settings, stage_table
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,23 +58,30 @@ class Teams:
         return actor in self.members.get(team, [])
 
 
-def auth_settings(settings: Settings) -> AuthSettings:
-    table = settings.extra.get("auth", {})
-    if not isinstance(table, dict):
-        raise SettingsError(f"stead.toml: [auth] must be a table, got {table!r}")
-    result: AuthSettings = build_dataclass(AuthSettings, table, where="stead.toml [auth]")
-    return result
+def auth_settings(settings: Settings, env: Mapping[str, str] | None = None) -> AuthSettings:
+    """``[auth]`` parsed and checked, with ``STEAD_AUTH_*`` applied.
+
+    Raises:
+        SettingsError: naming the key (or the variable), the value and what is allowed.
+    """
+    return stage_table(settings, "auth", AuthSettings, env=env)
 
 
 def teams(settings: Settings) -> Teams:
+    """``[teams]`` parsed and checked; from the file only (see the module docstring).
+
+    Raises:
+        SettingsError: ``[teams]`` is not a table, or a team is not a list of identities.
+    """
+    where = f"{settings.root / SETTINGS_FILE} [teams]"
     table = settings.extra.get("teams", {})
     if not isinstance(table, dict):
-        raise SettingsError(f"stead.toml: [teams] must be a table, got {table!r}")
+        raise SettingsError(f"{where} must be a table, got {table!r}")
     members: dict[str, list[str]] = {}
     for team, people in table.items():
         if not isinstance(people, list) or not all(isinstance(p, str) for p in people):
             raise SettingsError(
-                f"stead.toml [teams] {team} = {people!r} is not allowed; "
+                f"{where} {team} = {people!r} is not allowed; "
                 'expected a list of identities, e.g. risk = ["alice", "bob"]'
             )
         members[str(team)] = list(people)
