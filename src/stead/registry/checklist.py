@@ -7,7 +7,9 @@ Before deployment (every item must pass to promote to ``production``):
 - ``schema_validation``: an input contract exists and covers every feature input column.
 - ``monitoring_hooks``: the drift reference profile (the training snapshot's profile)
   covers every input column, ``[monitoring]`` is present and not ``enabled = false``,
-  and ``[alerts] sinks`` lists at least one sink.
+  and ``[alerts] sinks`` lists at least one sink. Read as the monitors read them, so
+  ``STEAD_MONITORING_ENABLED`` and ``STEAD_ALERTS_SINKS`` count (and a
+  ``STEAD_MONITORING_*`` variable makes ``[monitoring]`` present).
 - ``documented``: an owner, at least one assumption and the intended use are recorded.
 - ``beats_baseline``: the primary metric beats the fallback baseline's by
   ``[checklist] baseline_margin``.
@@ -21,11 +23,13 @@ After deployment (tracked and shown; evidence comes from serving and monitoring,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from stead.core.errors import IntegrityError, NotFound
+from stead.core.settings import stage_values
 from stead.registry.champion import NotComparable, compare_with_champion
 from stead.registry.evidence import AFTER_DEPLOYMENT, Evidence
 from stead.registry.settings import ChecklistSettings, better
@@ -243,20 +247,28 @@ class ChecklistBuilder:
             )
         else:
             found.append(f"drift reference profile of {version.snapshot_ref} covers every input")
-        extra = self._ctx.settings.extra
-        monitoring = extra.get("monitoring")
-        if not isinstance(monitoring, dict):
+        # The monitoring stage's own parsing, so that the gate sees what the monitors will
+        # use, environment overrides included. Imported here: monitoring sits above the
+        # registry (and imports the registry itself).
+        from stead.monitoring.settings import MonitoringSettings, monitor_config
+        from stead.monitoring.sinks import alert_settings
+
+        settings = self._ctx.settings
+        # Present: stead.toml has the table, or a STEAD_MONITORING_* variable sets it.
+        if stage_values(settings, "monitoring", MonitoringSettings, optional=True) is None:
             problems.append("stead.toml has no [monitoring] table")
-        elif monitoring.get("enabled", True) is False:
-            problems.append("[monitoring] enabled = false")
+        elif not monitor_config(settings).monitoring.enabled:
+            problems.append("[monitoring] enabled = false" + _set_by("STEAD_MONITORING_ENABLED"))
         else:
             found.append("[monitoring] configured")
-        alerts = extra.get("alerts")
-        sinks = alerts.get("sinks") if isinstance(alerts, dict) else None
-        if not isinstance(sinks, list) or not sinks:
-            problems.append('no alert sink: set [alerts] sinks = ["..."] (at least one)')
+        sinks = alert_settings(settings).sinks
+        if not sinks:
+            problems.append(
+                'no alert sink: set [alerts] sinks = ["..."] (at least one)'
+                + _set_by("STEAD_ALERTS_SINKS")
+            )
         else:
-            found.append(f"{len(sinks)} alert sink(s) configured")
+            found.append(f"{len(sinks)} alert sink(s) configured" + _set_by("STEAD_ALERTS_SINKS"))
         if problems:
             return "fail", "; ".join(problems), None
         return "pass", "; ".join(found), {"reference": version.reference}
@@ -337,3 +349,8 @@ class ChecklistBuilder:
             f"{tolerance:g}",
             facts,
         )
+
+
+def _set_by(variable: str) -> str:
+    """Say so when a reason comes from the environment, not from stead.toml."""
+    return f" (set by {variable})" if variable in os.environ else ""
