@@ -23,38 +23,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sklearn
-
 from stead.core.errors import SpecError
 from stead.features.imports import ImportPath
+from stead.features.settings import FeatureSettings as FeatureSettings
 from stead.features.sources import SourceBundle, importing
 
 VERSION_LENGTH = 12
 
 
-@dataclass(frozen=True, kw_only=True)
-class FeatureSettings:
-    """``[features]``: where the feature set is defined and with which parameters."""
+def _installed_sklearn_version() -> str:
+    # Imported here: the entities of this module are read by commands that never fit a
+    # transformer (`stead runs list`), and scikit-learn takes a second to import.
+    import sklearn
 
-    definition: str | None = None
-    name: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.definition is None:
-            raise ValueError(
-                "missing key 'definition': the feature function as 'module:function', "
-                'e.g. definition = "features:build"'
-            )
-        try:
-            ImportPath.parse(self.definition, where="definition", colon=True)
-        except SpecError as exc:  # the settings loader adds the table to ValueErrors
-            raise ValueError(exc.message) from exc
-
-    @property
-    def path(self) -> ImportPath:
-        assert self.definition is not None
-        return ImportPath.parse(self.definition, where="[features] definition", colon=True)
+    return str(sklearn.__version__)
 
 
 def canonical_json(value: Any) -> str:
@@ -87,7 +69,7 @@ class FeatureDefinition:
     params: dict[str, Any]
     sources: SourceBundle
     root: Path
-    sklearn_version: str = field(default_factory=lambda: sklearn.__version__)
+    sklearn_version: str = field(default_factory=_installed_sklearn_version)
 
     @property
     def source_hash(self) -> str:

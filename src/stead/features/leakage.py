@@ -25,9 +25,9 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from stead.core.errors import SpecError
-from stead.core.settings import between
+from stead.features.settings import LeakageSettings as LeakageSettings
+from stead.features.settings import Severity as Severity
 
-Severity = Literal["error", "warn", "off"]
 Task = Literal["binary", "multiclass", "regression"]
 
 # Above this many training rows the target check samples (seeded): at 50,000 rows an AUC
@@ -45,22 +45,6 @@ class LeakageDetected(SpecError):
     """A leakage check set to ``error`` found leakage; nothing was trained."""
 
     code = "leakage_detected"
-
-
-@dataclass(frozen=True, kw_only=True)
-class LeakageSettings:
-    """``[training.leakage]``: how each check reacts, and the target-leakage thresholds."""
-
-    target: Severity = "error"
-    contamination: Severity = "error"
-    temporal: Severity = "error"
-    forbidden_columns: Severity = "error"
-    auc_threshold: float = 0.99
-    correlation_threshold: float = 0.98
-
-    def __post_init__(self) -> None:
-        between("auc_threshold", self.auc_threshold, 0.5, 1.0)
-        between("correlation_threshold", self.correlation_threshold, 0.0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -11,27 +10,14 @@ from sqlalchemy import select
 from stead.core.clock import utcnow
 from stead.core.errors import NotFound, SpecError
 from stead.core.ids import new_id
-from stead.core.settings import Settings, stage_table
-from stead.features.definition import FeatureDefinition, FeatureSet, FeatureSettings
+from stead.core.settings import Settings
+from stead.features.definition import FeatureDefinition, FeatureSet
+from stead.features.settings import FeatureSettings, feature_settings
 from stead.features.sources import SourceBundle, collect_sources
 from stead.features.tables import FeatureSetRow
 
 if TYPE_CHECKING:
     from stead.core.context import Context
-
-
-def feature_settings(
-    settings: Settings, env: Mapping[str, str] | None = None
-) -> FeatureSettings | None:
-    """``[features]`` parsed and checked, or ``None`` when the table is absent.
-
-    ``STEAD_FEATURES_*`` variables override keys; a variable alone configures the table
-    (see :func:`stead.core.settings.stage_table`).
-
-    Raises:
-        SettingsError: naming the key, the bad value and what is allowed.
-    """
-    return stage_table(settings, "features", FeatureSettings, env=env, optional=True)
 
 
 def default_feature_name(settings: Settings) -> str:
