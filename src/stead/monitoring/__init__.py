@@ -16,23 +16,77 @@ The monitors themselves are ``ws.monitors`` (:mod:`stead.monitoring.service`).
 
 from __future__ import annotations
 
-from stead.monitoring.config import DriftConfig
-from stead.monitoring.drift import comparable, detect_column_drift, detect_drift
-from stead.monitoring.errors import DriftInputError
-from stead.monitoring.policy import decide
-from stead.monitoring.prediction import detect_prediction_drift, profile_outputs
-from stead.monitoring.records import Alert, Decision, MonitorResult, RetrainTrigger, SignalResult
-from stead.monitoring.report import ColumnDrift, DriftReport, StatisticResult
-from stead.monitoring.statistics import (
-    PSI,
-    ChiSquare,
-    DriftStatistic,
-    JensenShannon,
-    KolmogorovSmirnov,
-    UnseenRate,
-    Wasserstein,
-)
-from stead.monitoring.windowing import WindowSpec
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stead.monitoring.config import DriftConfig
+    from stead.monitoring.drift import comparable, detect_column_drift, detect_drift
+    from stead.monitoring.errors import DriftInputError
+    from stead.monitoring.policy import decide
+    from stead.monitoring.prediction import detect_prediction_drift, profile_outputs
+    from stead.monitoring.records import (
+        Alert,
+        Decision,
+        MonitorResult,
+        RetrainTrigger,
+        SignalResult,
+    )
+    from stead.monitoring.report import ColumnDrift, DriftReport, StatisticResult
+    from stead.monitoring.statistics import (
+        PSI,
+        ChiSquare,
+        DriftStatistic,
+        JensenShannon,
+        KolmogorovSmirnov,
+        UnseenRate,
+        Wasserstein,
+    )
+    from stead.monitoring.windowing import WindowSpec
+
+# The drift code imports pandas and SciPy, and importing any submodule (such as
+# stead.monitoring.settings, checked whenever a workspace opens) runs this file first; so
+# the exports are imported on first use, as in stead/__init__.py.
+_LAZY = {
+    "DriftConfig": "stead.monitoring.config",
+    "comparable": "stead.monitoring.drift",
+    "detect_column_drift": "stead.monitoring.drift",
+    "detect_drift": "stead.monitoring.drift",
+    "DriftInputError": "stead.monitoring.errors",
+    "decide": "stead.monitoring.policy",
+    "detect_prediction_drift": "stead.monitoring.prediction",
+    "profile_outputs": "stead.monitoring.prediction",
+    "Alert": "stead.monitoring.records",
+    "Decision": "stead.monitoring.records",
+    "MonitorResult": "stead.monitoring.records",
+    "RetrainTrigger": "stead.monitoring.records",
+    "SignalResult": "stead.monitoring.records",
+    "ColumnDrift": "stead.monitoring.report",
+    "DriftReport": "stead.monitoring.report",
+    "StatisticResult": "stead.monitoring.report",
+    "PSI": "stead.monitoring.statistics",
+    "ChiSquare": "stead.monitoring.statistics",
+    "DriftStatistic": "stead.monitoring.statistics",
+    "JensenShannon": "stead.monitoring.statistics",
+    "KolmogorovSmirnov": "stead.monitoring.statistics",
+    "UnseenRate": "stead.monitoring.statistics",
+    "Wasserstein": "stead.monitoring.statistics",
+    "WindowSpec": "stead.monitoring.windowing",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stead.monitoring' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "PSI",

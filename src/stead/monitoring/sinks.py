@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import httpx
-
 from stead.core.errors import SettingsError
 from stead.core.settings import Settings, at_least, build_dataclass, stage_values
 
@@ -161,6 +159,10 @@ class WebhookSink:
         self.headers = dict(headers or {})
 
     def send(self, payload: Mapping[str, Any]) -> SendResult:
+        # Imported here: [alerts] is checked whenever a workspace opens, and only sending
+        # needs an HTTP client.
+        import httpx
+
         headers = {k: os.path.expandvars(v) for k, v in self.headers.items()}
         error = "not attempted"
         attempts = 0
