@@ -7,15 +7,48 @@ The prediction log so far: :class:`PredictionRecord` (one prediction),
 
 from __future__ import annotations
 
-from stead.serving.log_reader import (
-    read_prediction_records,
-    read_prediction_table,
-    read_predictions,
-)
-from stead.serving.prediction_log import LogStats, PredictionLog, PredictionLogError
-from stead.serving.predictions import PredictionService
-from stead.serving.record import PredictionRecord
-from stead.serving.sanitize import Sanitizer
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stead.serving.log_reader import (
+        read_prediction_records,
+        read_prediction_table,
+        read_predictions,
+    )
+    from stead.serving.prediction_log import LogStats, PredictionLog, PredictionLogError
+    from stead.serving.predictions import PredictionService
+    from stead.serving.record import PredictionRecord
+    from stead.serving.sanitize import Sanitizer
+
+# The log reader and writer import pandas and pyarrow, and importing any submodule (the
+# CLI's, the settings checks') runs this file first; so the exports are imported on first
+# use, as in stead/__init__.py.
+_LAZY = {
+    "read_prediction_records": "stead.serving.log_reader",
+    "read_prediction_table": "stead.serving.log_reader",
+    "read_predictions": "stead.serving.log_reader",
+    "LogStats": "stead.serving.prediction_log",
+    "PredictionLog": "stead.serving.prediction_log",
+    "PredictionLogError": "stead.serving.prediction_log",
+    "PredictionService": "stead.serving.predictions",
+    "PredictionRecord": "stead.serving.record",
+    "Sanitizer": "stead.serving.sanitize",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stead.serving' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "LogStats",
