@@ -35,12 +35,38 @@ from typing import Any, Literal
 from stead.core.errors import SettingsError, SpecError
 from stead.core.settings import Settings, between, build_dataclass, stage_values
 from stead.features.imports import ImportPath
-from stead.features.leakage import LeakageSettings
-from stead.features.service import feature_settings
-from stead.training.evaluation import DEFAULT_METRICS, check_metrics
+from stead.features.settings import LeakageSettings, feature_settings
 from stead.training.project import Project, Task, resolve_project
 
 WHERE = "stead.toml [training]"
+
+# The metric names each task allows, and its defaults. They repeat the keys of
+# stead.training.evaluation.METRICS and its DEFAULT_METRICS (a test pins them equal), so
+# that checking [training] when a workspace opens does not import scikit-learn.
+METRIC_NAMES: dict[Task, frozenset[str]] = {
+    "binary": frozenset(
+        {
+            "roc_auc",
+            "average_precision",
+            "log_loss",
+            "brier",
+            "accuracy",
+            "balanced_accuracy",
+            "f1",
+            "precision",
+            "recall",
+        }
+    ),
+    "multiclass": frozenset(
+        {"accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "log_loss", "roc_auc_ovr"}
+    ),
+    "regression": frozenset({"rmse", "mae", "r2", "mape", "median_ae"}),
+}
+DEFAULT_METRICS: dict[Task, list[str]] = {
+    "binary": ["roc_auc", "accuracy", "log_loss"],
+    "multiclass": ["accuracy", "f1_macro", "log_loss"],
+    "regression": ["rmse", "mae", "r2"],
+}
 
 DEFAULT_BASELINES: dict[Task, tuple[str, dict[str, Any]]] = {
     "binary": ("sklearn.dummy:DummyClassifier", {"strategy": "prior"}),
@@ -118,6 +144,17 @@ class TrainingSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_metrics(names: list[str], task: Task) -> None:
+    """Raise ``ValueError`` naming an unknown metric and the ones this task allows."""
+    allowed = METRIC_NAMES[task]
+    for name in names:
+        if name not in allowed:
+            raise ValueError(
+                f"metric {name!r} is not available for a {task} task; choose from "
+                f"{', '.join(sorted(allowed))}"
+            )
 
 
 def _check_path(text: str, key: str) -> None:
