@@ -165,8 +165,9 @@ class Workspace(Context):
     @cached_property
     def retention(self) -> RetentionService:
         from stead.security.retention import RetentionService
+        from stead.serving.log_format import day_size
 
-        return RetentionService(self, prediction_log=self.predictions.directory)
+        return RetentionService(self, prediction_log=self.predictions.directory, day_size=day_size)
 
     @cached_property
     def access(self) -> AccessPolicy:

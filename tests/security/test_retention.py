@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -74,3 +75,19 @@ def test_without_periods_nothing_is_deleted(monitored_dir: Path) -> None:
     assert _days(monitored_dir) == before
     assert "no [retention] predictions period, kept" in outcome.message
     assert outcome.partitions == [] and outcome.feedback_rows == {}
+
+
+def test_retention_counts_each_prediction_once_after_compaction(monitored_dir: Path) -> None:
+    set_tables(monitored_dir, {"retention": {"predictions": "90d"}})
+    with Workspace.open(monitored_dir) as ws:
+        # A second file in some old days (the fixture logs one file per day).
+        old = ws.predictions.records(ENDPOINT, until=NOW - timedelta(days=120))[:40]
+        with ws.predictions.open_log(mode="sync") as plog:
+            plog.log_many(replace(r, request_id=f"{r.request_id}-late") for r in old)
+        before = ws.retention.apply(dry_run=True)
+        # The merged files stay beside the compacted ones for an hour (keep_replaced).
+        compaction = ws.predictions.compact()
+        after = ws.retention.apply(dry_run=True)
+    assert compaction.changed
+    assert after.prediction_rows == before.prediction_rows > 0
+    assert sum(p.files for p in after.partitions) < sum(p.files for p in before.partitions)

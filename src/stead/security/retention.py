@@ -29,20 +29,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from stead.core.clock import utcnow
 from stead.core.duration import parse_duration
 from stead.core.errors import UsageError
 from stead.core.settings import Settings, stage_table
-from stead.serving.log_format import live_part_files
 
 if TYPE_CHECKING:
     from stead.core.context import Context
@@ -170,11 +168,21 @@ class RetentionService:
     Args:
         context: the open workspace.
         prediction_log: the prediction log's root directory (``ws.predictions.directory``).
+        day_size: the live part files of one day's directory and the rows they hold.
+            Serving owns that rule (compacted files replace others), so the composition
+            root passes it in and this module imports no later stage.
     """
 
-    def __init__(self, context: Context, *, prediction_log: Path) -> None:
+    def __init__(
+        self,
+        context: Context,
+        *,
+        prediction_log: Path,
+        day_size: Callable[[Path], tuple[int, int]],
+    ) -> None:
         self._ctx = context
         self._log = prediction_log
+        self._day_size = day_size
 
     @property
     def settings(self) -> RetentionSettings:
@@ -257,10 +265,10 @@ class RetentionService:
                 # A day goes only when all of it is older than the cutoff.
                 if datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=1) > before:
                     continue
-                # Count the predictions (part files), not the day's request-id index.
-                files = [Path(entry.path) / n for n in live_part_files(entry.path)]
-                rows = sum(_rows(f) for f in files)
-                found.append(Partition(name, day, Path(entry.path), len(files), rows))
+                # Count the predictions: live part files only (not the request-id index,
+                # not what a compacted file replaced).
+                files, rows = self._day_size(Path(entry.path))
+                found.append(Partition(name, day, Path(entry.path), files, rows))
         return found
 
     def _feedback_counts(self, before: datetime) -> dict[str, int]:
@@ -271,13 +279,6 @@ class RetentionService:
                 .group_by(FEEDBACK.c.endpoint)
             )
             return {str(endpoint): int(count) for endpoint, count in rows}
-
-
-def _rows(path: Path) -> int:
-    try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    except (OSError, ValueError):
-        return 0
 
 
 def _details(outcome: RetentionOutcome) -> dict[str, Any]:

@@ -369,6 +369,18 @@ def live_part_files(day_dir: str | os.PathLike[str]) -> list[str]:
     return [name for name in names if name not in replaced]
 
 
+def day_size(day_dir: Path) -> tuple[int, int]:
+    """How many live part files one day's directory has, and the rows they hold."""
+    rows = 0
+    names = live_part_files(day_dir)
+    for name in names:
+        try:
+            rows += pq.read_metadata(day_dir / name).num_rows
+        except (OSError, ValueError):
+            continue  # removed meanwhile, or damaged: nothing to count
+    return len(names), rows
+
+
 def replaced_by(path: Path) -> list[str]:
     """The names of the part files a compacted file replaces (from its footer)."""
     metadata = pq.read_schema(path).metadata or {}
