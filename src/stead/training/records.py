@@ -14,7 +14,6 @@ from stead.core.ids import new_id
 from stead.data.snapshot import DatasetSnapshot
 from stead.features.leakage import LeakageReport
 from stead.training.liveness import current_process
-from stead.training.project import Project
 from stead.training.run import RunCodeVersion, TrainingRun
 from stead.training.spec import RunSpec
 from stead.training.tables import TrainingRunRow
@@ -27,7 +26,7 @@ def record_start(
     ctx: Context,
     *,
     key: str,
-    project: Project,
+    project: str,
     spec: RunSpec,
     snap: DatasetSnapshot,
     feature_set_id: str,
@@ -49,7 +48,7 @@ def record_start(
                 id=run_id,
                 status="running",
                 key=key,
-                project=project.name,
+                project=project,
                 spec=spec.to_dict(),
                 seed=spec.seed,
                 snapshot_id=snap.id,

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from stead.core.errors import Conflict, NotFound, SpecError
+from stead.core.errors import Conflict, NotFound, SpecError, UsageError
 from stead.core.provenance import git_code_version
 from stead.data.service import DatasetService
 from stead.data.snapshot import DatasetSnapshot
+from stead.features.definition import FeatureSettings
 from stead.features.imports import ImportPath
 from stead.features.leakage import LeakageInputs, LeakageReport, check_leakage
 from stead.features.service import FeatureService
@@ -25,7 +26,7 @@ from stead.training.evaluation import predictions_from_bytes
 from stead.training.execute import StepCallback, check_data, fit_and_evaluate, prepare
 from stead.training.liveness import ProcessStamp, is_alive
 from stead.training.persistence import dump_model, load_model
-from stead.training.project import Project
+from stead.training.project import Project, resolve_project
 from stead.training.records import record_failure, record_start, record_success
 from stead.training.reproduce import reproduce_run
 from stead.training.run import (
@@ -76,8 +77,7 @@ class RunService:
             )
         training = stage.training
         if seed is not None:
-            if not 0 <= seed < 2**32:
-                raise SpecError(f"seed {seed} is not allowed; expected 0 to 2**32 - 1")
+            _check_seed(seed)
             training = replace(training, seed=seed)
         features = self._features.settings()
         name = self._features.name_for(features)
@@ -92,24 +92,37 @@ class RunService:
         *,
         snapshot: str | None = None,
         seed: int | None = None,
+        spec: RunSpec | None = None,
         force: bool = False,
         reason: str | None = None,
         on_step: StepCallback | None = None,
     ) -> TrainOutcome:
-        """Train the workspace's ``[training]`` spec, or return the run that already did.
+        """Train the workspace's ``[training]`` spec (or ``spec``), or return the run that
+        already did.
 
         Runs the leakage checks, fits the feature pipeline with the estimator and the
         baseline, evaluates both, saves them as skops artifacts and records the run with
         its code, data, features, environment and seed.
 
+        With ``spec`` (a run's recorded spec, ``ws.runs.get(id).spec``), that spec is
+        trained as recorded: its estimator, params, seed, split, metrics, feature function
+        and params, column roles and leakage settings; ``stead.toml``'s ``[training]`` and
+        ``[features]`` are not read. The code is the workspace's today (as for any new
+        run; ``reproduce`` is the one that re-runs a run's stored code), and the run is
+        recorded for the workspace's ``[project]``. Retraining trains production's spec
+        this way.
+
         Args:
-            snapshot: ``NAME`` or ``NAME@V`` instead of ``[training] snapshot``.
-            seed: instead of ``[training] seed``.
+            snapshot: ``NAME`` or ``NAME@V`` instead of ``[training] snapshot``; required
+                with ``spec``.
+            seed: instead of ``[training] seed`` (or the spec's seed).
+            spec: train this recorded spec instead of the one ``stead.toml`` describes.
             force: train anew even when a successful run has the same inputs.
             reason: recorded in the audit trail.
             on_step: told each step's name as it starts (see ``TRAIN_STEPS``).
 
         Raises:
+            UsageError: ``spec`` without ``snapshot``.
             SpecError: bad spec or data (missing column, one-class target, estimator or
                 feature function that does not import/raises/returns no transformer);
                 nothing is stored.
@@ -119,10 +132,13 @@ class RunService:
         """
         started = time.perf_counter()
         step = on_step or (lambda _s: None)
-        spec, snapshot_ref, project = self.spec(snapshot=snapshot, seed=seed)
+        if spec is None:
+            spec, snapshot_ref, project_name = self._spec_from_settings(snapshot, seed)
+        else:
+            spec, snapshot_ref, project_name = self._given_spec(spec, snapshot, seed)
         snap = self._datasets.get(snapshot_ref)
         bundle = self._collect_sources(spec)
-        feature_def = self._features.definition(self._features.settings(), bundle)
+        feature_def = self._features.definition(_feature_settings(spec), bundle)
         key = run_key(
             snapshot_id=snap.id,
             feature_set_version=feature_def.version,
@@ -174,7 +190,7 @@ class RunService:
             run_id = record_start(
                 self._ctx,
                 key=key,
-                project=project,
+                project=project_name,
                 spec=spec,
                 snap=snap,
                 feature_set_id=feature_set.id,
@@ -237,6 +253,28 @@ class RunService:
             replaced=existing.id if existing is not None else None,
             leakage=report,
         )
+
+    def _spec_from_settings(
+        self, snapshot: str | None, seed: int | None
+    ) -> tuple[RunSpec, str, str]:
+        spec, snapshot_ref, project = self.spec(snapshot=snapshot, seed=seed)
+        return spec, snapshot_ref, project.name
+
+    def _given_spec(
+        self, spec: RunSpec, snapshot: str | None, seed: int | None
+    ) -> tuple[RunSpec, str, str]:
+        if snapshot is None:
+            raise UsageError("a recorded spec names no snapshot: give the snapshot to train it on")
+        if seed is not None:
+            _check_seed(seed)
+            spec = spec.with_seed(seed)
+        project = resolve_project(self._ctx.settings)
+        if project is None:
+            raise SpecError(
+                "stead.toml has no [project] table; a run is recorded for the workspace's "
+                "project (see docs/training.md)"
+            )
+        return spec, snapshot, project.name
 
     def _collect_sources(self, spec: RunSpec) -> SourceBundle:
         entry = [ImportPath.parse(spec.feature_definition, where="[features] definition").module]
@@ -419,3 +457,17 @@ class RunService:
             query = query.where(RunVerificationRow.run_id == self.get(run_id).id)
         with self._ctx.store.read() as session:
             return [row.to_entity() for row in session.scalars(query)]
+
+
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**32:
+        raise SpecError(f"seed {seed} is not allowed; expected 0 to 2**32 - 1")
+
+
+def _feature_settings(spec: RunSpec) -> FeatureSettings:
+    """The ``[features]`` a spec was resolved from (its feature set's name included)."""
+    return FeatureSettings(
+        definition=spec.feature_definition,
+        name=spec.feature_name,
+        params=dict(spec.feature_params),
+    )
