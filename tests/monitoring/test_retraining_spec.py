@@ -80,3 +80,25 @@ def test_the_cli_flag_picks_the_current_spec(edited_dir: Path) -> None:
     assert "(manual, no_change)" in out and "warning: stead.toml [training] differs" in out
     _, out, _ = cli("retrain", ENDPOINT, "--reason", "new params", "--current-spec")
     assert "(manual, done)" in out and "retrained with the current [training] spec" in out
+
+
+def test_a_retrain_whose_code_differs_from_productions_carries_a_warning(
+    monitored_dir: Path,
+) -> None:
+    features = monitored_dir / "features.py"
+    features.write_text(features.read_text() + "\n# reviewed again after credit@1\n")
+    with Workspace.open(monitored_dir) as ws:
+        trigger = ws.monitors.retrain(ENDPOINT, reason="refresh")
+        production = ws.runs.get(ws.models.get("credit@1").run_id)
+        candidate = ws.runs.get(ws.models.get(trigger.outcome["candidate"]).run_id)
+        train_event = ws.audit.events(action="retrain.train")[-1]
+
+    # The spec is production's; the code is today's workspace, so the model is new.
+    assert trigger.status == "done", trigger.error
+    assert trigger.outcome["spec"]["differs"] is False
+    assert candidate.spec.result_inputs() == production.spec.result_inputs()
+    [warning] = trigger.evidence["warnings"]
+    assert f"differs from the code of production run {production.id}" in warning
+    assert "features.py" in warning
+    assert trigger.outcome["code_differs"] is True and trigger.outcome["code_warning"] == warning
+    assert train_event.details["code_differs"] is True

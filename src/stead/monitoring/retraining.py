@@ -10,8 +10,10 @@ For a trigger on an endpoint whose production version is ``credit@3``:
    (``--current-spec``) ``stead.toml``'s ``[training]``; the choice and how the two
    differ are recorded, with a warning in the trigger's evidence when they differ (see
    ``retraining_spec.py``);
-   **train** — ``ws.runs.train`` on that snapshot with that spec: a new, reproducible run
-   (same inputs → the same run);
+   **train** — ``ws.runs.train(snapshot=..., spec=...)`` on that snapshot with that spec:
+   a new, reproducible run (same inputs → the same run). It runs the workspace's code as
+   it is now, not the production run's stored sources; when they differ, a warning naming
+   the changed files joins the trigger's evidence (``code_differs`` in the train step);
 3. **register** — as a candidate of the same model, its description naming the trigger;
 4. **reproduce** — re-run and prove it bit-identical (the checklist's first item);
 5. **compare** — candidate and production on the newest labelled production data (the
@@ -44,7 +46,7 @@ from stead.features.sources import importing
 from stead.monitoring.reading import PRIMARY, LogWindows
 from stead.monitoring.records import RetrainTrigger
 from stead.monitoring.retraining_lease import Lease, LeaseLost, TriggerLeases
-from stead.monitoring.retraining_spec import choose_spec
+from stead.monitoring.retraining_spec import choose_spec, code_warning
 from stead.monitoring.settings import RetrainingSettings
 from stead.monitoring.signals.performance import ANSWERED
 from stead.registry.settings import better, checklist_settings
@@ -143,15 +145,15 @@ class Retrainer:
         why = f"retrain trigger {trigger.id}: {trigger.reason}"
         production = self._models.get(self._endpoints.get(trigger.endpoint).policy.production)
         outcome["production"] = production.ref
-        chosen, runs = choose_spec(
-            self._ctx, self._runs, self._runs.get(production.run_id), use=use
-        )
-        warning = chosen.warning
+        production_run = self._runs.get(production.run_id)
+        chosen = choose_spec(self._runs, production_run, use=use)
+        # What differs from production besides the data: the spec, then the code.
+        warnings = [chosen.warning] if chosen.warning else []
         self._step(
             trigger,
             outcome,
             "spec",
-            evidence={"spec": chosen.to_dict(), **({"warnings": [warning]} if warning else {})},
+            evidence={"spec": chosen.to_dict(), **({"warnings": warnings} if warnings else {})},
             spec=chosen.to_dict(),
         )
         train_rows, held_out = self._production_data(trigger.endpoint, production)
@@ -169,17 +171,23 @@ class Retrainer:
             sources=sources,
             production_rows=len(train_rows),
         )
-        trained = runs.train(snapshot=snapshot.ref, reason=f"{why} ({chosen.description})")
+        trained = self._runs.train(
+            snapshot=snapshot.ref, spec=chosen.spec, reason=f"{why} ({chosen.description})"
+        )
         run = trained.run
+        code = code_warning(production_run, run)
+        if code:
+            warnings.append(code)
         self._step(
             trigger,
             outcome,
             "train",
+            evidence={"warnings": warnings} if code else None,
             run=run.id,
             created=trained.created,
             metrics=run.metrics,
-            code_differs=run.code_version.sources_hash
-            != self._runs.get(production.run_id).code_version.sources_hash,
+            code_differs=code is not None,
+            code_warning=code,
         )
         registered = self._models.register(
             run.id,

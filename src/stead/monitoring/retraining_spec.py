@@ -6,20 +6,24 @@ A retrain answers "the data moved under the model in production", so by default 
 edited since; training it would silently change two things at once. Opting in to the
 current spec (``stead retrain ENDPOINT --current-spec``, ``spec="current"``) is explicit,
 and either way the choice, and how the two specs differ, is recorded with the trigger.
+The chosen spec is trained as it is, through ``ws.runs.train(spec=...)``.
+
+The code is another matter: a retrain runs the workspace's code as it is now, not the
+production run's stored sources. When they differ, :func:`code_warning` says so in the
+trigger's evidence, next to the spec's warning.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from stead.core.errors import SpecError, SteadError, UsageError
-from stead.training.service import RunService
+from stead.core.errors import SteadError, UsageError
 from stead.training.spec import RunSpec
 
 if TYPE_CHECKING:
-    from stead.core.context import Context
     from stead.training.run import TrainingRun
+    from stead.training.service import RunService
 
 SpecChoice = Literal["production", "current"]
 SPEC_CHOICES: tuple[SpecChoice, ...] = ("production", "current")
@@ -89,15 +93,12 @@ class RetrainSpec:
         }
 
 
-def choose_spec(
-    context: Context, runs: RunService, production_run: TrainingRun, *, use: str
-) -> tuple[RetrainSpec, RunService]:
-    """The spec to retrain with, and a run service that trains exactly it.
+def choose_spec(runs: RunService, production_run: TrainingRun, *, use: str) -> RetrainSpec:
+    """The spec to retrain with (``ws.runs.train(spec=...)`` trains it as it is).
 
     Raises:
         UsageError: ``use`` is neither ``production`` nor ``current``.
-        SpecError: the current spec is asked for and cannot be read, or production's
-            cannot be replayed under today's ``[project]`` columns.
+        SpecError: the current spec is asked for and cannot be read.
     """
     if use not in SPEC_CHOICES:
         raise UsageError(f"spec {use!r} is not allowed; expected 'production' or 'current'")
@@ -113,19 +114,8 @@ def choose_spec(
     differences = _differences(recorded, current) if current is not None else {}
     if use == "current":
         assert current is not None
-        choice = RetrainSpec("current", production_run.id, current, differences)
-        return choice, runs
-    replaying = RunService(_with_spec(context, production_run))
-    replayed = replaying.spec()[0]
-    if replayed.result_inputs() != recorded.result_inputs():
-        gap = _differences(recorded, replayed)
-        raise SpecError(
-            f"the spec of production run {production_run.id} cannot be replayed: today's "
-            f"[project]/[columns] change {', '.join(sorted(gap))}; retrain with "
-            "--current-spec, or restore those settings",
-            details={"differences": gap},
-        )
-    return RetrainSpec("production", production_run.id, recorded, differences, problem), replaying
+        return RetrainSpec("current", production_run.id, current, differences)
+    return RetrainSpec("production", production_run.id, recorded, differences, problem)
 
 
 def _differences(production: RunSpec, current: RunSpec) -> dict[str, dict[str, Any]]:
@@ -137,29 +127,22 @@ def _differences(production: RunSpec, current: RunSpec) -> dict[str, dict[str, A
     }
 
 
-def _with_spec(context: Context, run: TrainingRun) -> Context:
-    """The workspace with ``[training]`` and ``[features]`` as the run recorded them.
+def code_warning(production_run: TrainingRun, run: TrainingRun) -> str | None:
+    """A warning when ``run`` (the retrain's) ran other project code than production's.
 
-    ``ws.runs.train`` builds its spec from ``stead.toml``; handing it these tables makes it
-    train the recorded spec through the one training path (leakage checks, recording,
-    idempotence) rather than a copy of it.
+    A retrain runs the workspace's code as it is now, never the production run's stored
+    sources; when they differ the candidate may change the model, not only its data.
     """
-    spec = run.spec
-    training = {
-        "snapshot": run.snapshot_ref,
-        "estimator": spec.estimator,
-        "params": dict(spec.params),
-        "seed": spec.seed,
-        "metrics": list(spec.metrics),
-        "split": asdict(spec.split),
-        "baseline": {"estimator": spec.baseline_estimator, "params": dict(spec.baseline_params)},
-        "leakage": asdict(spec.leakage),
-        "trusted_types": list(spec.trusted_types),
-    }
-    features = {
-        "definition": spec.feature_definition,
-        "name": spec.feature_name,
-        "params": dict(spec.feature_params),
-    }
-    extra = {**context.settings.extra, "training": training, "features": features}
-    return replace(context, settings=replace(context.settings, extra=extra))
+    ours, theirs = production_run.code_version, run.code_version
+    if ours.sources_hash == theirs.sources_hash:
+        return None
+    changed = sorted(
+        path
+        for path in set(ours.files) | set(theirs.files)
+        if ours.files.get(path) != theirs.files.get(path)
+    )
+    return (
+        f"retrained with the workspace's code, which differs from the code of production "
+        f"run {production_run.id} ({', '.join(changed) or 'the project sources'}): the "
+        "candidate may change the model, not only its data"
+    )
