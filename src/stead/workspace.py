@@ -124,9 +124,10 @@ class Workspace(Context):
 
     @cached_property
     def models(self) -> ModelRegistry:
+        from stead.monitoring.readiness import monitoring_readiness
         from stead.registry.service import ModelRegistry
 
-        return ModelRegistry(self)
+        return ModelRegistry(self, monitoring_readiness=monitoring_readiness)
 
     @cached_property
     def endpoints(self) -> EndpointService:

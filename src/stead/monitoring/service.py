@@ -30,6 +30,7 @@ from stead.monitoring.evaluation import MonitorRun, MonitorRunner, WindowOutcome
 from stead.monitoring.history import MonitorHistory, MonitorState, WindowResults
 from stead.monitoring.htmlreport import render_report
 from stead.monitoring.monitor import References
+from stead.monitoring.readiness import monitoring_readiness
 from stead.monitoring.records import Alert, Decision, RetrainTrigger
 from stead.monitoring.reference import version_reference
 from stead.monitoring.retraining import Retrainer
@@ -51,7 +52,7 @@ class MonitorService:
 
     def __init__(self, context: Context) -> None:
         self._ctx = context
-        self._models = ModelRegistry(context)
+        self._models = ModelRegistry(context, monitoring_readiness=monitoring_readiness)
         self._runs = RunService(context)
         self._endpoints = EndpointService(context, self._models)
         self.history = MonitorHistory(context)

@@ -23,13 +23,11 @@ After deployment (tracked and shown; evidence comes from serving and monitoring,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from stead.core.errors import IntegrityError, NotFound
-from stead.core.settings import stage_values
 from stead.registry.champion import NotComparable, compare_with_champion
 from stead.registry.evidence import AFTER_DEPLOYMENT, Evidence
 from stead.registry.settings import ChecklistSettings, better
@@ -37,8 +35,13 @@ from stead.registry.version import ModelVersion
 
 if TYPE_CHECKING:
     from stead.core.context import Context
+    from stead.core.settings import Settings
     from stead.registry.loading import VersionLoader
     from stead.training.service import RunService
+
+# The monitoring stage answers "is monitoring configured?" ((found, problems)); the
+# registry sits below it, so the composition root passes the function in.
+MonitoringReadiness = Callable[["Settings"], tuple[list[str], list[str]]]
 
 Status = Literal["pass", "fail", "pending"]
 Phase = Literal["before", "after"]
@@ -133,11 +136,13 @@ class ChecklistBuilder:
         runs: RunService,
         loader: VersionLoader,
         settings: ChecklistSettings,
+        monitoring_readiness: MonitoringReadiness,
     ) -> None:
         self._ctx = ctx
         self._runs = runs
         self._loader = loader
         self._settings = settings
+        self._monitoring_readiness = monitoring_readiness
 
     def build(
         self, version: ModelVersion, *, champion: ModelVersion | None, evidence: list[Evidence]
@@ -247,28 +252,9 @@ class ChecklistBuilder:
             )
         else:
             found.append(f"drift reference profile of {version.snapshot_ref} covers every input")
-        # The monitoring stage's own parsing, so that the gate sees what the monitors will
-        # use, environment overrides included. Imported here: monitoring sits above the
-        # registry (and imports the registry itself).
-        from stead.monitoring.settings import MonitoringSettings, monitor_config
-        from stead.monitoring.sinks import alert_settings
-
-        settings = self._ctx.settings
-        # Present: stead.toml has the table, or a STEAD_MONITORING_* variable sets it.
-        if stage_values(settings, "monitoring", MonitoringSettings, optional=True) is None:
-            problems.append("stead.toml has no [monitoring] table")
-        elif not monitor_config(settings).monitoring.enabled:
-            problems.append("[monitoring] enabled = false" + _set_by("STEAD_MONITORING_ENABLED"))
-        else:
-            found.append("[monitoring] configured")
-        sinks = alert_settings(settings).sinks
-        if not sinks:
-            problems.append(
-                'no alert sink: set [alerts] sinks = ["..."] (at least one)'
-                + _set_by("STEAD_ALERTS_SINKS")
-            )
-        else:
-            found.append(f"{len(sinks)} alert sink(s) configured" + _set_by("STEAD_ALERTS_SINKS"))
+        more_found, more_problems = self._monitoring_readiness(self._ctx.settings)
+        found += more_found
+        problems += more_problems
         if problems:
             return "fail", "; ".join(problems), None
         return "pass", "; ".join(found), {"reference": version.reference}
@@ -349,8 +335,3 @@ class ChecklistBuilder:
             f"{tolerance:g}",
             facts,
         )
-
-
-def _set_by(variable: str) -> str:
-    """Say so when a reason comes from the environment, not from stead.toml."""
-    return f" (set by {variable})" if variable in os.environ else ""

@@ -19,7 +19,7 @@ from stead.data.profile import Profile
 from stead.data.service import DatasetService
 from stead.features.service import FeatureService
 from stead.registry.card import ModelCard, build_card
-from stead.registry.checklist import Checklist, ChecklistBuilder
+from stead.registry.checklist import Checklist, ChecklistBuilder, MonitoringReadiness
 from stead.registry.evidence import Evidence, check_item
 from stead.registry.lineage import LineageNode, model_lineage
 from stead.registry.loading import LoadedModel, VersionLoader, VersionVerification
@@ -45,8 +45,9 @@ if TYPE_CHECKING:
 class ModelRegistry:
     """The governed model registry of a workspace (``ws.models``)."""
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, *, monitoring_readiness: MonitoringReadiness) -> None:
         self._ctx = context
+        self._monitoring_readiness = monitoring_readiness
         self._datasets = DatasetService(context)
         self._features = FeatureService(context)
         self._runs = RunService(context)
@@ -290,6 +291,7 @@ class ModelRegistry:
             runs=self._runs,
             loader=self._loader,
             settings=checklist_settings(self._ctx.settings),
+            monitoring_readiness=self._monitoring_readiness,
         )
         return builder.build(version, champion=champion, evidence=self.evidence(version.ref))
 
