@@ -6,9 +6,10 @@ trigger is pending or being processed, and for windows starting within ``[policy
 retrain_cooldown`` of its window, no other is created: the first one's retraining is
 already answering that evidence.
 
-Processing claims the trigger (``pending`` → ``processing``) under the store's write
-lock, so two processes never retrain for the same trigger; each step is audited as
-``retrain.<step>`` with subject ``trigger:<id>``, and the end as ``retrain.finish``.
+This module creates triggers and reads them. Processing one happens only under a lease
+(``retraining_lease.py``: claim, step, finish), so that a trigger is never taken from a
+process that still holds it; its steps are audited as ``retrain.<step>`` with subject
+``trigger:<id>``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, or_, select
 
 from stead.core.clock import utcnow
-from stead.core.errors import Conflict, NotFound
 from stead.core.ids import new_id
 from stead.monitoring.records import RetrainTrigger
 from stead.monitoring.tables import RetrainTriggerRow
@@ -32,7 +32,8 @@ OPEN = ("pending", "processing")
 
 
 class TriggerStore:
-    """The retrain triggers of a workspace."""
+    """Creating and reading the retrain triggers of a workspace (processing them is
+    ``TriggerLeases``')."""
 
     def __init__(self, context: Context) -> None:
         self._ctx = context
@@ -122,52 +123,6 @@ class TriggerStore:
             )
             return row.to_entity(), True
 
-    def claim(self, trigger_id: str) -> RetrainTrigger:
-        """Mark a pending trigger as being processed by this process.
-
-        Raises:
-            NotFound: no such trigger.
-            Conflict: it is not pending (processed already, or being processed).
-        """
-        with self._ctx.store.change("retrain.start", f"trigger:{trigger_id}") as change:
-            row = change.session.get(RetrainTriggerRow, trigger_id)
-            if row is None:
-                raise NotFound(f"no retrain trigger {trigger_id}")
-            if row.status != "pending":
-                raise Conflict(
-                    f"retrain trigger {trigger_id} is {row.status}; a trigger is processed once",
-                    details={"trigger_id": trigger_id, "status": row.status},
-                )
-            row.status = "processing"
-            change.details.update({"endpoint": row.endpoint, "kind": row.kind})
-            return row.to_entity()
-
-    def step(self, trigger_id: str, step: str, details: dict[str, Any]) -> None:
-        """Audit one step of processing under the trigger's id."""
-        with self._ctx.store.change(f"retrain.{step}", f"trigger:{trigger_id}") as change:
-            change.details.update(details)
-
-    def finish(
-        self, trigger_id: str, status: str, outcome: dict[str, Any], error: str | None = None
-    ) -> RetrainTrigger:
-        with self._ctx.store.change("retrain.finish", f"trigger:{trigger_id}") as change:
-            row = change.session.get(RetrainTriggerRow, trigger_id)
-            if row is None:
-                raise NotFound(f"no retrain trigger {trigger_id}")
-            row.status = status
-            row.outcome = outcome
-            row.error = error
-            row.processed_at = utcnow()
-            change.details.update({"status": status, "error": error, **_brief(outcome)})
-            return row.to_entity()
-
-    def get(self, trigger_id: str) -> RetrainTrigger:
-        with self._ctx.store.read() as session:
-            row = session.get(RetrainTriggerRow, trigger_id)
-            if row is None:
-                raise NotFound(f"no retrain trigger {trigger_id}; `stead monitor show` lists them")
-            return row.to_entity()
-
     def list(
         self, endpoint: str | None = None, *, status: str | None = None
     ) -> builtins.list[RetrainTrigger]:
@@ -181,8 +136,3 @@ class TriggerStore:
             query = query.where(RetrainTriggerRow.status == status)
         with self._ctx.store.read() as session:
             return [row.to_entity() for row in session.scalars(query)]
-
-
-def _brief(outcome: dict[str, Any]) -> dict[str, Any]:
-    keys = ("snapshot", "run", "candidate", "comparison", "canary", "promoted", "message")
-    return {k: outcome[k] for k in keys if k in outcome}
