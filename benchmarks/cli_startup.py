@@ -37,6 +37,7 @@ COMMANDS = {
     "stead data list": ["data", "list", "-w", "{ws}"],
     "stead audit verify": ["audit", "verify", "-w", "{ws}"],
     "stead endpoints list": ["endpoints", "list", "-w", "{ws}"],
+    "stead runs list": ["runs", "list", "-w", "{ws}"],
 }
 
 

@@ -21,8 +21,7 @@ from ..training.projects import TRAINING, set_tables, write_project
 HEAVY = ("sklearn", "skops", "shap", "scipy", "starlette", "uvicorn", "dask", "pandas", "pyarrow")
 # What opening a workspace and a light read-only command may not import. SciPy, pandas and
 # pyarrow still are: the drift thresholds build their statistics when [monitoring] is read
-# (monitoring/config.py -> monitoring/statistics.py), and security/retention.py imports
-# pyarrow at module level.
+# (monitoring/config.py -> monitoring/statistics.py -> scipy, data/profile.py -> pandas).
 NOT_AT_OPEN = ("sklearn", "skops", "shap", "starlette", "uvicorn", "dask", "httpx")
 
 PROBE = """
