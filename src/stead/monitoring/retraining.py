@@ -415,7 +415,13 @@ def _as_training_rows(
         keys = joined["entity_key"].where(joined["entity_key"].notna(), joined["request_id"])
         rows[spec.id_column] = keys.astype(str).to_numpy()
     rows["__time"] = moment.to_numpy()
-    return rows
+    # A canonical order. The log orders equal timestamps by arrival, which varies from
+    # run to run (and a pinned clock makes every timestamp equal); the same labelled rows
+    # must give the same snapshot, split and candidate. The id goes last: it may be a
+    # request id or a keyed hash, neither of which should decide where a row lands.
+    last = [spec.id_column] if spec.id_column and spec.id_column in rows else []
+    order = ["__time", *[c for c in rows.columns if c not in ("__time", *last)], *last]
+    return rows.sort_values(order, kind="stable", ignore_index=True)
 
 
 def _cast_like(values: pd.Series, like: pd.Series) -> pd.Series:
