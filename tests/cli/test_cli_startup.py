@@ -106,18 +106,6 @@ def test_wrong_setting_still_fails_when_the_workspace_opens(ws_dir: Path) -> Non
     assert "[training]" in done.stderr
 
 
-def test_metric_names_match_evaluation() -> None:
-    # [training] metrics are checked at open against names repeated in training/settings.py,
-    # so that the check does not import scikit-learn through training/evaluation.py.
-    from stead.training import evaluation
-    from stead.training import settings as training_settings
-
-    assert {task: set(metrics) for task, metrics in evaluation.METRICS.items()} == {
-        task: set(names) for task, names in training_settings.METRIC_NAMES.items()
-    }
-    assert training_settings.DEFAULT_METRICS == evaluation.DEFAULT_METRICS
-
-
 def test_scoring_options_match_the_service() -> None:
     # The CLI repeats these so that building the app does not import pandas and pyarrow.
     from stead.cli import scoring as cli

@@ -20,8 +20,10 @@ from sklearn import metrics as skm
 
 from stead.core.errors import IntegrityError
 from stead.training.project import Task
+from stead.training.settings import DEFAULT_METRICS as DEFAULT_METRICS  # re-exported
+from stead.training.settings import METRIC_NAMES
 
-# name → (needs probabilities, function(y_true, labels, scores, classes) → value)
+# (needs probabilities, function(y_true, labels, scores, classes) → value)
 _Metric = Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray], float]
 
 
@@ -29,63 +31,46 @@ def _binary_scores(scores: np.ndarray | None) -> np.ndarray | None:
     return None if scores is None else scores[:, 1]
 
 
+# The scorer behind each metric name. Which names a task allows, and its defaults, are
+# stead.training.settings' METRIC_NAMES and DEFAULT_METRICS (plain data, so that checking
+# [training] does not import scikit-learn); a name there without a scorer here fails on
+# import.
+_SCORERS: dict[str, tuple[bool, _Metric]] = {
+    "roc_auc": (True, lambda y, _l, s, _c: skm.roc_auc_score(y, _binary_scores(s))),
+    "average_precision": (
+        True,
+        lambda y, _l, s, c: skm.average_precision_score(y, _binary_scores(s), pos_label=c[1]),
+    ),
+    "log_loss": (True, lambda y, _l, s, c: skm.log_loss(y, s, labels=c)),
+    "brier": (
+        True,
+        lambda y, _l, s, c: skm.brier_score_loss(y, _binary_scores(s), pos_label=c[1]),
+    ),
+    "accuracy": (False, lambda y, p, _s, _c: skm.accuracy_score(y, p)),
+    "balanced_accuracy": (False, lambda y, p, _s, _c: skm.balanced_accuracy_score(y, p)),
+    "f1": (False, lambda y, p, _s, c: skm.f1_score(y, p, pos_label=c[1])),
+    "precision": (
+        False,
+        lambda y, p, _s, c: skm.precision_score(y, p, pos_label=c[1], zero_division=0),
+    ),
+    "recall": (False, lambda y, p, _s, c: skm.recall_score(y, p, pos_label=c[1])),
+    "f1_macro": (False, lambda y, p, _s, _c: skm.f1_score(y, p, average="macro")),
+    "f1_weighted": (False, lambda y, p, _s, _c: skm.f1_score(y, p, average="weighted")),
+    "roc_auc_ovr": (
+        True,
+        lambda y, _l, s, c: skm.roc_auc_score(y, s, multi_class="ovr", labels=c),
+    ),
+    "rmse": (False, lambda y, p, _s, _c: skm.root_mean_squared_error(y, p)),
+    "mae": (False, lambda y, p, _s, _c: skm.mean_absolute_error(y, p)),
+    "r2": (False, lambda y, p, _s, _c: skm.r2_score(y, p)),
+    "mape": (False, lambda y, p, _s, _c: skm.mean_absolute_percentage_error(y, p)),
+    "median_ae": (False, lambda y, p, _s, _c: skm.median_absolute_error(y, p)),
+}
+
+# task → name → (needs probabilities, scorer), for the names the task allows.
 METRICS: dict[Task, dict[str, tuple[bool, _Metric]]] = {
-    "binary": {
-        "roc_auc": (True, lambda y, _l, s, _c: skm.roc_auc_score(y, _binary_scores(s))),
-        "average_precision": (
-            True,
-            lambda y, _l, s, c: skm.average_precision_score(y, _binary_scores(s), pos_label=c[1]),
-        ),
-        "log_loss": (True, lambda y, _l, s, c: skm.log_loss(y, s, labels=c)),
-        "brier": (
-            True,
-            lambda y, _l, s, c: skm.brier_score_loss(y, _binary_scores(s), pos_label=c[1]),
-        ),
-        "accuracy": (False, lambda y, p, _s, _c: skm.accuracy_score(y, p)),
-        "balanced_accuracy": (False, lambda y, p, _s, _c: skm.balanced_accuracy_score(y, p)),
-        "f1": (False, lambda y, p, _s, c: skm.f1_score(y, p, pos_label=c[1])),
-        "precision": (
-            False,
-            lambda y, p, _s, c: skm.precision_score(y, p, pos_label=c[1], zero_division=0),
-        ),
-        "recall": (False, lambda y, p, _s, c: skm.recall_score(y, p, pos_label=c[1])),
-    },
-    "multiclass": {
-        "accuracy": (False, lambda y, p, _s, _c: skm.accuracy_score(y, p)),
-        "balanced_accuracy": (False, lambda y, p, _s, _c: skm.balanced_accuracy_score(y, p)),
-        "f1_macro": (False, lambda y, p, _s, _c: skm.f1_score(y, p, average="macro")),
-        "f1_weighted": (False, lambda y, p, _s, _c: skm.f1_score(y, p, average="weighted")),
-        "log_loss": (True, lambda y, _l, s, c: skm.log_loss(y, s, labels=c)),
-        "roc_auc_ovr": (
-            True,
-            lambda y, _l, s, c: skm.roc_auc_score(y, s, multi_class="ovr", labels=c),
-        ),
-    },
-    "regression": {
-        "rmse": (False, lambda y, p, _s, _c: skm.root_mean_squared_error(y, p)),
-        "mae": (False, lambda y, p, _s, _c: skm.mean_absolute_error(y, p)),
-        "r2": (False, lambda y, p, _s, _c: skm.r2_score(y, p)),
-        "mape": (False, lambda y, p, _s, _c: skm.mean_absolute_percentage_error(y, p)),
-        "median_ae": (False, lambda y, p, _s, _c: skm.median_absolute_error(y, p)),
-    },
+    task: {name: _SCORERS[name] for name in sorted(names)} for task, names in METRIC_NAMES.items()
 }
-
-DEFAULT_METRICS: dict[Task, list[str]] = {
-    "binary": ["roc_auc", "accuracy", "log_loss"],
-    "multiclass": ["accuracy", "f1_macro", "log_loss"],
-    "regression": ["rmse", "mae", "r2"],
-}
-
-
-def check_metrics(names: list[str], task: Task) -> None:
-    """Raise ``ValueError`` naming an unknown metric and the ones this task allows."""
-    allowed = METRICS[task]
-    for name in names:
-        if name not in allowed:
-            raise ValueError(
-                f"metric {name!r} is not available for a {task} task; choose from "
-                f"{', '.join(sorted(allowed))}"
-            )
 
 
 @dataclass(frozen=True)

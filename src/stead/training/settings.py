@@ -40,9 +40,9 @@ from stead.training.project import Project, Task, resolve_project
 
 WHERE = "stead.toml [training]"
 
-# The metric names each task allows, and its defaults. They repeat the keys of
-# stead.training.evaluation.METRICS and its DEFAULT_METRICS (a test pins them equal), so
-# that checking [training] when a workspace opens does not import scikit-learn.
+# The metric names each task allows, and its defaults: plain data, so that checking
+# [training] when a workspace opens does not import scikit-learn. The scorers behind the
+# names are stead.training.evaluation's.
 METRIC_NAMES: dict[Task, frozenset[str]] = {
     "binary": frozenset(
         {
