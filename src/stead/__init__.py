@@ -10,7 +10,6 @@ The public API starts at :class:`Workspace`::
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from stead.core.errors import (
@@ -28,6 +27,7 @@ from stead.core.errors import (
     Unauthenticated,
     UsageError,
 )
+from stead.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from stead.data.contract import Contract, ValidationReport
@@ -59,17 +59,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stead' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
 
 
 __all__ = [

@@ -16,8 +16,9 @@ The monitors themselves are ``ws.monitors`` (:mod:`stead.monitoring.service`).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from stead.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from stead.monitoring.config import DriftConfig
@@ -75,17 +76,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stead.monitoring' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
 
 
 __all__ = [

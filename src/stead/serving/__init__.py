@@ -7,8 +7,9 @@ The prediction log so far: :class:`PredictionRecord` (one prediction),
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from stead.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from stead.serving.log_reader import (
@@ -37,17 +38,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stead.serving' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
 
 
 __all__ = [
