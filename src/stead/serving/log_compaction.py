@@ -52,6 +52,8 @@ from stead.serving.log_format import (
     REPLACES_KEY,
     is_part_file,
     live_part_files,
+    logged_days,
+    logged_endpoints,
     replaced_by,
     unify_schemas,
 )
@@ -133,12 +135,12 @@ def compact_log(
     if target_rows < 1:
         raise UsageError(f"target_rows = {target_rows} must be at least 1")
     root = Path(directory)
-    names = [check_endpoint(endpoint)] if endpoint is not None else _endpoints(root)
+    names = [check_endpoint(endpoint)] if endpoint is not None else logged_endpoints(root)
     # A day is closed when all of it ended at least ``settle`` ago.
     closed_before = ((now or utcnow()).astimezone(UTC) - settle).date()
     report = CompactionReport(dry_run=dry_run, closed_before=closed_before)
     for name in names:
-        for day, day_dir in _days(root / f"endpoint={name}"):
+        for day, day_dir in logged_days(root, name):
             if day < closed_before:
                 report.days.append(
                     _compact_day(day_dir, name, day, keep_replaced, target_rows, dry_run)
@@ -283,31 +285,3 @@ def _day_lock(day_dir: Path) -> Iterator[bool]:
         yield True
     finally:
         os.close(fd)
-
-
-def _endpoints(root: Path) -> list[str]:
-    try:
-        with os.scandir(root) as entries:
-            return sorted(
-                e.name[len("endpoint=") :]
-                for e in entries
-                if e.is_dir() and e.name.startswith("endpoint=")
-            )
-    except FileNotFoundError:
-        return []
-
-
-def _days(endpoint_dir: Path) -> list[tuple[date, Path]]:
-    try:
-        with os.scandir(endpoint_dir) as entries:
-            found = []
-            for e in entries:
-                if not (e.is_dir() and e.name.startswith("date=")):
-                    continue
-                try:
-                    found.append((date.fromisoformat(e.name[len("date=") :]), Path(e.path)))
-                except ValueError:
-                    continue
-    except FileNotFoundError:
-        return []
-    return sorted(found)

@@ -89,6 +89,42 @@ def partition_dir(directory: Path, endpoint: str, day: date) -> Path:
     return directory / f"endpoint={endpoint}" / f"date={day.isoformat()}"
 
 
+def logged_endpoints(directory: Path) -> list[str]:
+    """The endpoints that have an ``endpoint=`` directory in the log, sorted."""
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(
+                e.name[len("endpoint=") :]
+                for e in entries
+                if e.is_dir() and e.name.startswith("endpoint=")
+            )
+    except FileNotFoundError:
+        return []
+
+
+def logged_days(directory: Path, endpoint: str) -> list[tuple[date, Path]]:
+    """Each ``date=`` directory of ``endpoint`` with its day, oldest first."""
+    try:
+        with os.scandir(directory / f"endpoint={endpoint}") as entries:
+            found = [
+                (day, Path(e.path))
+                for e in entries
+                if e.is_dir() and (day := _day_of(e.name)) is not None
+            ]
+    except FileNotFoundError:
+        return []
+    return sorted(found)
+
+
+def _day_of(name: str) -> date | None:
+    if not name.startswith("date="):
+        return None
+    try:
+        return date.fromisoformat(name[len("date=") :])
+    except ValueError:
+        return None
+
+
 def encode(records: Sequence[PredictionRecord], sanitizer: Sanitizer = NO_PII) -> pa.Table:
     """Records (of one partition) as one Arrow table in the layout above, PII sanitized.
 

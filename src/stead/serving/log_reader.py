@@ -31,6 +31,7 @@ from stead.serving.log_format import (
     TIMESTAMP,
     decode,
     live_part_files,
+    logged_days,
     unify_schemas,
 )
 from stead.serving.record import PredictionRecord, check_endpoint
@@ -121,30 +122,15 @@ def prediction_files(
 ) -> list[Path]:
     """The live Parquet files of ``endpoint`` whose day overlaps ``[since, until)``
     (compacted files, not the files they replace)."""
-    root = Path(directory) / f"endpoint={check_endpoint(endpoint)}"
+    check_endpoint(endpoint)
     first = since.date() if since is not None else date.min
     # ``until`` is excluded: a window ending at midnight does not need that day.
     last = (until - timedelta(microseconds=1)).date() if until is not None else date.max
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except FileNotFoundError:
-        return []
     files: list[Path] = []
-    for entry in entries:
-        day = _day_of(entry.name)
-        if day is None or not first <= day <= last or not entry.is_dir():
-            continue
-        files.extend(Path(entry.path) / name for name in live_part_files(entry.path))
+    for day, day_dir in logged_days(Path(directory), endpoint):
+        if first <= day <= last:
+            files.extend(day_dir / name for name in live_part_files(day_dir))
     return files
-
-
-def _day_of(name: str) -> date | None:
-    if not name.startswith("date="):
-        return None
-    try:
-        return date.fromisoformat(name[len("date=") :])
-    except ValueError:
-        return None
 
 
 def _bound(value: TimeBound, what: str) -> datetime | None:

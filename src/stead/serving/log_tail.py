@@ -20,7 +20,12 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from stead.core.errors import UsageError
-from stead.serving.log_format import COMPACTED_PREFIX, unify_schemas
+from stead.serving.log_format import (
+    COMPACTED_PREFIX,
+    live_part_files,
+    logged_days,
+    unify_schemas,
+)
 from stead.serving.log_reader import prediction_files
 from stead.serving.record import check_endpoint
 
@@ -72,20 +77,10 @@ def follow(
 
 
 def _listing(root: Path, endpoint: str) -> dict[date, list[Path]]:
-    try:
-        with os.scandir(root / f"endpoint={endpoint}") as entries:
-            names = [e.name for e in entries if e.is_dir() and e.name.startswith("date=")]
-    except FileNotFoundError:
-        return {}
-    listing: dict[date, list[Path]] = {}
-    for name in sorted(names):
-        try:
-            day = date.fromisoformat(name[len("date=") :])
-        except ValueError:
-            continue
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        listing[day] = prediction_files(root, endpoint, start, start + timedelta(days=1))
-    return listing
+    return {
+        day: [day_dir / name for name in live_part_files(day_dir)]
+        for day, day_dir in logged_days(root, endpoint)
+    }
 
 
 def _tail(listing: dict[date, list[Path]], endpoint: str, n: int) -> pd.DataFrame:

@@ -40,7 +40,12 @@ import pyarrow.parquet as pq
 from stead.core.clock import utcnow
 from stead.core.ids import new_id
 from stead.serving.durable import fsync_path
-from stead.serving.log_format import live_part_files, unify_schemas
+from stead.serving.log_format import (
+    live_part_files,
+    logged_days,
+    logged_endpoints,
+    unify_schemas,
+)
 
 INDEX_FILE = "_request_ids.parquet"
 INDEX_ROW_GROUP = 4096
@@ -116,38 +121,13 @@ def find_predictions(
 
 
 def _days(root: Path, endpoint: str | None) -> dict[str, list[date]]:
-    names = [endpoint] if endpoint is not None else _endpoints(root)
+    names = [endpoint] if endpoint is not None else logged_endpoints(root)
     days: dict[str, list[date]] = {}
     for name in names:
-        try:
-            entries = os.scandir(root / f"endpoint={name}")
-        except FileNotFoundError:
-            continue
-        with entries:
-            found = [d for e in entries if e.is_dir() and (d := _day_of(e.name)) is not None]
-        days[name] = sorted(found, reverse=True)
+        found = logged_days(root, name)
+        if found or (root / f"endpoint={name}").is_dir():
+            days[name] = [day for day, _ in reversed(found)]
     return days
-
-
-def _endpoints(root: Path) -> list[str]:
-    try:
-        with os.scandir(root) as entries:
-            return sorted(
-                e.name[len("endpoint=") :]
-                for e in entries
-                if e.is_dir() and e.name.startswith("endpoint=")
-            )
-    except FileNotFoundError:
-        return []
-
-
-def _day_of(name: str) -> date | None:
-    if not name.startswith("date="):
-        return None
-    try:
-        return date.fromisoformat(name[len("date=") :])
-    except ValueError:
-        return None
 
 
 def _search_order(
