@@ -17,7 +17,8 @@ def _claimed(ws_dir: Path) -> RetrainTrigger:
         trigger, _ = ws.monitors.triggers_store.create(
             endpoint="credit", kind="manual", reason="new data", evidence={}
         )
-        return ws.monitors.leases.claim(trigger.id).trigger
+        claimed, _ = ws.monitors.leases.claim(trigger.id)
+        return claimed
 
 
 def test_list_shows_the_holder_and_release_refuses_a_live_lease_without_force(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from stead.core.clock import parse_time
+from stead.core.clock import parse_time, utcnow
 from stead.core.errors import Conflict, SettingsError
 from stead.monitoring.retraining_lease import LeaseLost
 from stead.workspace import Workspace
@@ -96,15 +96,15 @@ def test_a_live_lease_is_not_stolen_and_an_operator_release_needs_force(
 ) -> None:
     _at(monkeypatch, NOW)
     trigger_id = _trigger(ws)
-    lease = ws.monitors.leases.claim(trigger_id)
-    assert lease.until == NOW + HOUR
+    claimed, lease = ws.monitors.leases.claim(trigger_id)
+    assert claimed.expires_at == NOW + HOUR and claimed.lease_state(NOW) == "live"
     with pytest.raises(Conflict, match="a live lease is not taken over"):
         ws.monitors.leases.claim(trigger_id)
     with pytest.raises(Conflict, match=r"still running.*--force"):
         ws.monitors.release(trigger_id, reason="looks stuck")
 
     released = ws.monitors.release(trigger_id, reason="host is being drained", force=True)
-    assert released.trigger.status == "pending" and released.state == "none"
+    assert released.status == "pending" and released.lease_state(NOW) == "none"
     event = ws.audit.events(action="retrain.release")[-1]
     assert event.reason == "host is being drained" and event.details["forced"] is True
     assert event.details["previous_holder"] == "tester"
@@ -120,10 +120,10 @@ def test_a_slow_holder_whose_lease_was_reclaimed_stops_at_its_next_step(
 ) -> None:
     _at(monkeypatch, NOW)
     trigger_id = _trigger(ws)
-    slow = ws.monitors.leases.claim(trigger_id)
+    _, slow = ws.monitors.leases.claim(trigger_id)
     ws.monitors.leases.step(slow, "snapshot", {"rows": 1})
     _at(monkeypatch, NOW + 2 * HOUR)
-    fresh = ws.monitors.leases.claim(trigger_id)
+    _, fresh = ws.monitors.leases.claim(trigger_id)
     assert fresh.reclaimed_from == "tester"
     with pytest.raises(LeaseLost, match="no longer holds"):
         ws.monitors.leases.step(slow, "train", {})
@@ -139,10 +139,10 @@ def test_steps_and_a_background_keeper_renew_the_lease(
     _at(monkeypatch, NOW)
     leases = ws.monitors.leases
     trigger_id = _trigger(ws)
-    lease = leases.claim(trigger_id)
+    _, lease = leases.claim(trigger_id)
     _at(monkeypatch, NOW + 40 * timedelta(minutes=1))
     leases.step(lease, "snapshot", {})
-    assert leases.get(trigger_id).until == NOW + 100 * timedelta(minutes=1)
+    assert leases.get(trigger_id).expires_at == NOW + 100 * timedelta(minutes=1)
 
     _at(monkeypatch, NOW + 90 * timedelta(minutes=1))
     with leases.kept(lease, every=timedelta(seconds=0.05)) as keeper:
@@ -150,7 +150,7 @@ def test_steps_and_a_background_keeper_renew_the_lease(
         while keeper.renewals == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
     assert keeper.renewals >= 1 and keeper.lost is None
-    assert leases.get(trigger_id).until == NOW + 150 * timedelta(minutes=1)
+    assert leases.get(trigger_id).expires_at == NOW + 150 * timedelta(minutes=1)
     assert ws.audit.events(action="retrain.renew")
 
 
@@ -184,7 +184,7 @@ def test_a_crashed_holder_is_reclaimed_and_the_trigger_finished(
 
     with Workspace.open(monitored_dir) as ws:
         stuck = ws.monitors.leases.get(trigger_id)
-        assert stuck.state == "live" and stuck.holder == "worker-1"
+        assert stuck.lease_state(utcnow()) == "live" and stuck.holder == "worker-1"
         assert stuck.holder_alive is False
         # Until the lease runs out nobody takes it, not even `--pending`.
         with pytest.raises(Conflict, match="that process is gone"):
@@ -200,7 +200,7 @@ def test_a_crashed_holder_is_reclaimed_and_the_trigger_finished(
     assert [e.subject for e in reclaim] == [f"trigger:{trigger_id}"]
     assert reclaim[0].details["previous_holder"] == "worker-1"
     assert reclaim[0].details["previous_holder_alive"] is False
-    assert listed.claims == 2 and listed.state == "none"
+    assert listed.claims == 2 and listed.lease_state(NOW + 2 * HOUR) == "none"
 
 
 def test_the_monitor_reclaims_an_expired_trigger_when_it_processes_automatically(
@@ -232,7 +232,10 @@ def test_release_and_list_show_who_held_what(
     _at(monkeypatch, NOW)
     trigger_id = _trigger(ws)
     ws.monitors.leases.claim(trigger_id)
-    [listed] = ws.monitors.leases.list(ENDPOINT)
-    body = listed.to_dict()
+    [listed] = ws.monitors.triggers(ENDPOINT)
+    assert listed == ws.monitors.leases.get(trigger_id)
+    body = listed.to_dict()["lease"]
     assert body["state"] == "live" and body["holder"] == "tester"
     assert parse_time(body["lease_until"]) == NOW + HOUR and body["holder_alive"] is True
+    assert listed.to_dict(at=NOW + 2 * HOUR)["lease"]["state"] == "expired"
+    assert listed.lease_summary(NOW)["trigger"] == trigger_id

@@ -15,10 +15,13 @@ from typer.core import TyperGroup
 
 from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, print_json, print_table, say
 from stead.cli.session import guarded, open_workspace
+from stead.core.clock import utcnow
 from stead.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from stead.monitoring.retraining_lease import TriggerLease
+    from datetime import datetime
+
+    from stead.monitoring.records import RetrainTrigger
 
 
 class _EndpointFirst(TyperGroup):
@@ -110,35 +113,37 @@ def list_triggers(
 ) -> None:
     """Retrain triggers: their state, who holds each and until when."""
     with open_workspace(workspace, as_json=as_json) as ws:
-        leases = ws.monitors.leases.list(endpoint, status=status)
+        triggers = ws.monitors.triggers(endpoint, status=status)
+    now = utcnow()
     if as_json:
-        print_json([lease.to_dict() for lease in leases])
+        print_json([t.lease_summary(now) for t in triggers])
         return
     print_table(
         "retrain triggers",
         ["trigger", "endpoint", "kind", "status", "lease", "holder", "until", "claims"],
         [
             [
-                lease.trigger.id,
-                escape(lease.trigger.endpoint),
-                lease.trigger.kind,
-                lease.trigger.status,
-                _lease_state(lease),
-                escape(lease.describe_holder() if lease.holder else ""),
-                "" if lease.until is None else f"{lease.until:%Y-%m-%d %H:%M:%S}Z",
-                str(lease.claims),
+                t.id,
+                escape(t.endpoint),
+                t.kind,
+                t.status,
+                _lease_state(t, now),
+                escape(t.describe_holder() if t.holder else ""),
+                "" if t.expires_at is None else f"{t.expires_at:%Y-%m-%d %H:%M:%S}Z",
+                str(t.claims),
             ]
-            for lease in leases
+            for t in triggers
         ],
     )
 
 
-def _lease_state(lease: TriggerLease) -> str:
-    if lease.state == "none":
+def _lease_state(trigger: RetrainTrigger, now: datetime) -> str:
+    state = trigger.lease_state(now)
+    if state == "none":
         return ""
     process = {True: "process running", False: "process gone", None: "process unknown"}
-    style = "green" if lease.state == "live" else "bold red"
-    return f"[{style}]{lease.state}[/] ({process[lease.holder_alive]})"
+    style = "green" if state == "live" else "bold red"
+    return f"[{style}]{state}[/] ({process[trigger.holder_alive]})"
 
 
 @retrain_app.command("release")
@@ -158,9 +163,9 @@ def release_trigger(
     with open_workspace(workspace, as_json=as_json) as ws:
         released = ws.monitors.release(trigger, reason=reason, force=force)
     if as_json:
-        print_json(released.to_dict())
+        print_json(released.lease_summary(utcnow()))
         return
-    endpoint, trigger_id = released.trigger.endpoint, released.trigger.id
+    endpoint, trigger_id = released.endpoint, released.id
     say(
         escape(
             f"released retrain trigger {trigger_id} (held by {released.describe_holder()}); "

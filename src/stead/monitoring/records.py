@@ -1,4 +1,5 @@
-"""What monitoring records: results per window and signal, decisions, alerts, triggers.
+"""What monitoring records: results per window and signal, decisions, alerts, triggers
+(with their leases).
 
 Frozen dataclasses with ``to_dict`` (plain JSON), converted from their storage rows in
 ``tables.py``. Results are never edited: a re-evaluated window (``--force``, or labels
@@ -10,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+
+from stead.core.clock import to_utc, utcnow
+from stead.training.liveness import ProcessStamp, is_alive
 
 Layer = Literal["data", "model", "system", "business"]
 Signal = Literal[
@@ -228,11 +232,26 @@ class Alert:
 
 
 TriggerStatus = Literal["pending", "processing", "done", "no_change", "failed"]
+# live: a holder is processing the trigger; expired: the holder stopped renewing (or it was
+# claimed before leases existed), so the next run reclaims it; none: not processing.
+LeaseState = Literal["live", "expired", "none"]
 
 
 @dataclass(frozen=True)
 class RetrainTrigger:
-    """A reason to retrain an endpoint's model, and what processing it produced."""
+    """A reason to retrain an endpoint's model, what processing it produced, and its
+    current or last claim (lease, see ``retraining_lease.py``).
+
+    Attributes:
+        holder: the actor who claimed it last (``None`` if never claimed).
+        host: the host of the process holding (or that last held) the claim.
+        pid: that process's id.
+        process_start: that process's start time, if it could be read.
+        claimed_at: when the last claim was taken.
+        expires_at: when the claim lapses unless renewed; once processed, when it was let
+            go.
+        claims: how many times it was claimed, reclaims included.
+    """
 
     id: str
     key: str
@@ -248,8 +267,65 @@ class RetrainTrigger:
     processed_at: datetime | None = None
     outcome: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    holder: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    process_start: str | None = None
+    claimed_at: datetime | None = None
+    expires_at: datetime | None = None
+    claims: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def lease_state(self, at: datetime) -> LeaseState:
+        """``live`` or ``expired`` at ``at`` while processing; ``none`` otherwise. A
+        processing trigger with no expiry (claimed before leases existed) counts as
+        expired."""
+        if self.status != "processing":
+            return "none"
+        if self.expires_at is None or self.expires_at <= at:
+            return "expired"
+        return "live"
+
+    @property
+    def holder_alive(self) -> bool | None:
+        """Whether the holding process still runs; ``None`` when it cannot be told (another
+        host, or no process recorded)."""
+        if self.host is None or self.pid is None:
+            return None
+        return is_alive(ProcessStamp(host=self.host, pid=self.pid, started=self.process_start))
+
+    def describe_holder(self) -> str:
+        if self.holder is None:
+            return "nobody recorded"
+        where = f" on {self.host} pid {self.pid}" if self.host else ""
+        return f"{self.holder}{where}"
+
+    def lease_to_dict(self, at: datetime) -> dict[str, Any]:
+        """The claim as it stands at ``at``."""
+        state = self.lease_state(at)
+        return {
+            "state": state,
+            "holder": self.holder,
+            "host": self.host,
+            "pid": self.pid,
+            "holder_alive": self.holder_alive if state != "none" else None,
+            "claimed_at": _iso(self.claimed_at),
+            "lease_until": _iso(self.expires_at),
+            "claims": self.claims,
+            "as_of": at.isoformat(),
+        }
+
+    def lease_summary(self, at: datetime) -> dict[str, Any]:
+        """The trigger by its claim at ``at``, as ``stead retrain list --json`` shows it."""
+        return {
+            "trigger": self.id,
+            "endpoint": self.endpoint,
+            "kind": self.kind,
+            "status": self.status,
+            **self.lease_to_dict(at),
+        }
+
+    def to_dict(self, *, at: datetime | None = None) -> dict[str, Any]:
+        """Plain JSON; ``lease`` as it stands at ``at`` (default now)."""
         return {
             "id": self.id,
             "key": self.key,
@@ -259,10 +335,15 @@ class RetrainTrigger:
             "evidence": self.evidence,
             "status": self.status,
             "window": self.window_key,
-            "window_start": None if self.window_start is None else self.window_start.isoformat(),
+            "window_start": _iso(self.window_start),
             "created_at": self.created_at.isoformat(),
             "created_by": self.created_by,
-            "processed_at": None if self.processed_at is None else self.processed_at.isoformat(),
+            "processed_at": _iso(self.processed_at),
             "outcome": self.outcome,
             "error": self.error,
+            "lease": self.lease_to_dict(utcnow() if at is None else at),
         }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else to_utc(value).isoformat()

@@ -106,14 +106,14 @@ class Retrainer:
             LeaseLost: this process's lease lapsed and another process took the trigger
                 over; the trigger is left to it.
         """
-        lease = self._leases.claim(trigger_id)
+        trigger, lease = self._leases.claim(trigger_id)
         self._lease = lease
         outcome: dict[str, Any] = {"steps": []}
         if lease.reclaimed_from is not None:
             outcome["reclaimed_from"] = lease.reclaimed_from
         try:
             with self._leases.kept(lease):
-                status = self._run(lease.trigger, outcome, spec)
+                status = self._run(trigger, outcome, spec)
         except LeaseLost:
             raise
         except SteadError as error:

@@ -13,20 +13,21 @@ steps are safe to repeat: the same inputs give the same snapshot, run and candid
 A holder that was only slow finds its lease gone at its next step and stops
 (:class:`LeaseLost`) instead of overwriting the new holder's work.
 
-An operator sees leases with ``stead retrain list`` and hands a stuck trigger back with
-``stead retrain release TRIGGER --reason '...'`` (refused while the lease is live, unless
-``--force``).
+A trigger carries its claim (:class:`~stead.monitoring.records.RetrainTrigger`'s
+``holder`` ... ``expires_at``, and ``lease_state(at)``); the holder alone has the
+:class:`Lease` handle. An operator sees leases with ``stead retrain list`` and hands a
+stuck trigger back with ``stead retrain release TRIGGER --reason '...'`` (refused while
+the lease is live, unless ``--force``).
 """
 
 from __future__ import annotations
 
-import builtins
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
@@ -35,13 +36,11 @@ from stead.core.errors import Conflict, NotFound, UsageError
 from stead.core.ids import new_id
 from stead.monitoring.records import RetrainTrigger
 from stead.monitoring.tables import RetrainTriggerRow
-from stead.training.liveness import ProcessStamp, current_process, is_alive
+from stead.training.liveness import current_process
 
 if TYPE_CHECKING:
     from stead.core.context import Context
     from stead.core.store import Change
-
-LeaseState = Literal["live", "expired", "none"]
 
 
 class LeaseLost(Conflict):
@@ -52,69 +51,18 @@ class LeaseLost(Conflict):
 
 
 @dataclass(frozen=True)
-class TriggerLease:
-    """A trigger with its current or last claim, as read at ``as_of``."""
-
-    trigger: RetrainTrigger
-    lease_id: str | None
-    holder: str | None
-    host: str | None
-    pid: int | None
-    process_start: str | None
-    claimed_at: datetime | None
-    until: datetime | None
-    claims: int
-    as_of: datetime
-
-    @property
-    def state(self) -> LeaseState:
-        """``live`` or ``expired`` while processing; ``none`` otherwise. A processing
-        trigger with no expiry (claimed before leases existed) counts as expired."""
-        if self.trigger.status != "processing":
-            return "none"
-        if self.until is None or self.until <= self.as_of:
-            return "expired"
-        return "live"
-
-    @property
-    def holder_alive(self) -> bool | None:
-        """Whether the holding process still runs; ``None`` when it cannot be told (another
-        host, or no process recorded)."""
-        if self.host is None or self.pid is None:
-            return None
-        return is_alive(ProcessStamp(host=self.host, pid=self.pid, started=self.process_start))
-
-    def describe_holder(self) -> str:
-        if self.holder is None:
-            return "nobody recorded"
-        where = f" on {self.host} pid {self.pid}" if self.host else ""
-        return f"{self.holder}{where}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "trigger": self.trigger.id,
-            "endpoint": self.trigger.endpoint,
-            "kind": self.trigger.kind,
-            "status": self.trigger.status,
-            "state": self.state,
-            "holder": self.holder,
-            "host": self.host,
-            "pid": self.pid,
-            "holder_alive": self.holder_alive if self.state != "none" else None,
-            "claimed_at": _iso(self.claimed_at),
-            "lease_until": _iso(self.until),
-            "claims": self.claims,
-            "as_of": self.as_of.isoformat(),
-        }
-
-
-@dataclass(frozen=True)
 class Lease:
-    """A claim this process holds; pass it back to renew, step and finish."""
+    """The holder's handle on its claim; pass it back to renew, step and finish.
 
-    trigger: RetrainTrigger
+    Attributes:
+        trigger_id: the claimed trigger.
+        lease_id: the fencing token: a step with a lease id the trigger no longer carries
+            is refused (:class:`LeaseLost`).
+        reclaimed_from: the previous holder, when this claim took over an expired one.
+    """
+
+    trigger_id: str
     lease_id: str
-    until: datetime
     reclaimed_from: str | None = None
 
 
@@ -132,8 +80,11 @@ class TriggerLeases:
 
     # -- holding ----------------------------------------------------------------------
 
-    def claim(self, trigger_id: str) -> Lease:
+    def claim(self, trigger_id: str) -> tuple[RetrainTrigger, Lease]:
         """Claim a pending trigger, or reclaim one whose lease has expired.
+
+        Returns:
+            The trigger as claimed, and the handle to renew, step and finish with.
 
         Raises:
             NotFound: no such trigger.
@@ -144,25 +95,25 @@ class TriggerLeases:
             now = utcnow()
             previous: dict[str, Any] | None = None
             if row.status == "processing":
-                lease = _lease(row, now)
-                if lease.state == "live":
+                held = row.to_entity()
+                if held.lease_state(now) == "live":
                     raise Conflict(
                         f"retrain trigger {trigger_id} is being processed by "
-                        f"{lease.describe_holder()} until {_iso(lease.until)}"
-                        f"{_alive_hint(lease)}; a live lease is not taken over",
-                        details={"trigger_id": trigger_id, **lease.to_dict()},
+                        f"{held.describe_holder()} until {_iso(held.expires_at)}"
+                        f"{_alive_hint(held)}; a live lease is not taken over",
+                        details={"trigger_id": trigger_id, **held.lease_summary(now)},
                     )
                 previous = {
-                    "previous_holder": lease.holder,
-                    "previous_host": lease.host,
-                    "previous_pid": lease.pid,
-                    "previous_lease_until": _iso(lease.until),
-                    "previous_holder_alive": lease.holder_alive,
+                    "previous_holder": held.holder,
+                    "previous_host": held.host,
+                    "previous_pid": held.pid,
+                    "previous_lease_until": _iso(held.expires_at),
+                    "previous_holder_alive": held.holder_alive,
                 }
                 change.action = "retrain.reclaim"
                 change.reason = (
-                    f"the lease of {lease.describe_holder()} expired "
-                    f"({_iso(lease.until) or 'no expiry recorded'})"
+                    f"the lease of {held.describe_holder()} expired "
+                    f"({_iso(held.expires_at) or 'no expiry recorded'})"
                 )
             elif row.status != "pending":
                 raise Conflict(
@@ -190,23 +141,23 @@ class TriggerLeases:
                     **(previous or {}),
                 }
             )
-            return Lease(
-                trigger=row.to_entity(),
+            handle = Lease(
+                trigger_id=row.id,
                 lease_id=row.lease_id,
-                until=row.lease_until,
                 reclaimed_from=None if previous is None else previous["previous_holder"],
             )
+            return row.to_entity(), handle
 
-    def renew(self, lease: Lease) -> Lease:
-        """Push the lease's expiry ``length`` ahead of now.
+    def renew(self, lease: Lease) -> datetime:
+        """Push the lease's expiry ``length`` ahead of now; returns the new expiry.
 
         Raises:
             LeaseLost: the trigger is no longer held with this lease.
         """
-        with self._ctx.store.change("retrain.renew", f"trigger:{lease.trigger.id}") as change:
+        with self._ctx.store.change("retrain.renew", f"trigger:{lease.trigger_id}") as change:
             until = self._extend(change, lease)
             change.details.update({"lease_until": _iso(until)})
-        return Lease(lease.trigger, lease.lease_id, until, lease.reclaimed_from)
+        return until
 
     def step(
         self,
@@ -222,11 +173,11 @@ class TriggerLeases:
         Raises:
             LeaseLost: the trigger is no longer held with this lease.
         """
-        subject = f"trigger:{lease.trigger.id}"
+        subject = f"trigger:{lease.trigger_id}"
         with self._ctx.store.change(f"retrain.{step}", subject) as change:
             self._extend(change, lease)
             if evidence:
-                row = _row(change, lease.trigger.id)
+                row = _row(change, lease.trigger_id)
                 row.evidence = {**(row.evidence or {}), **evidence}
             change.details.update(details)
 
@@ -242,7 +193,7 @@ class TriggerLeases:
         Raises:
             LeaseLost: the trigger is no longer held with this lease.
         """
-        with self._ctx.store.change("retrain.finish", f"trigger:{lease.trigger.id}") as change:
+        with self._ctx.store.change("retrain.finish", f"trigger:{lease.trigger_id}") as change:
             row = self._held(change, lease)
             now = utcnow()
             row.status = status
@@ -273,8 +224,11 @@ class TriggerLeases:
 
     # -- operating ----------------------------------------------------------------------
 
-    def release(self, trigger_id: str, *, reason: str, force: bool = False) -> TriggerLease:
+    def release(self, trigger_id: str, *, reason: str, force: bool = False) -> RetrainTrigger:
         """Hand a processing trigger back (``pending``) so that the next run takes it.
+
+        Returns:
+            The trigger, pending, still naming the holder it was taken from.
 
         Raises:
             UsageError: no reason.
@@ -287,62 +241,53 @@ class TriggerLeases:
         with self._ctx.store.change("retrain.release", subject, reason=reason) as change:
             row = _row(change, trigger_id)
             now = utcnow()
-            lease = _lease(row, now)
+            held = row.to_entity()
+            state = held.lease_state(now)
             if row.status != "processing":
                 raise Conflict(
                     f"retrain trigger {trigger_id} is {row.status}, not processing: there is "
                     "no claim to release",
                     details={"trigger_id": trigger_id, "status": row.status},
                 )
-            if lease.state == "live" and not force:
+            if state == "live" and not force:
                 raise Conflict(
-                    f"retrain trigger {trigger_id} is held by {lease.describe_holder()} until "
-                    f"{_iso(lease.until)}{_alive_hint(lease)}; wait for the lease to expire, "
-                    "or pass --force if you know that process is gone",
-                    details={"trigger_id": trigger_id, **lease.to_dict()},
+                    f"retrain trigger {trigger_id} is held by {held.describe_holder()} until "
+                    f"{_iso(held.expires_at)}{_alive_hint(held)}; wait for the lease to "
+                    "expire, or pass --force if you know that process is gone",
+                    details={"trigger_id": trigger_id, **held.lease_summary(now)},
                 )
             change.details.update(
                 {
                     "endpoint": row.endpoint,
-                    "previous_holder": lease.holder,
-                    "previous_host": lease.host,
-                    "previous_pid": lease.pid,
-                    "previous_lease_until": _iso(lease.until),
-                    "previous_holder_alive": lease.holder_alive,
-                    "lease_state": lease.state,
+                    "previous_holder": held.holder,
+                    "previous_host": held.host,
+                    "previous_pid": held.pid,
+                    "previous_lease_until": _iso(held.expires_at),
+                    "previous_holder_alive": held.holder_alive,
+                    "lease_state": state,
                     "forced": force,
                 }
             )
             row.status = "pending"
             row.lease_id = None
             row.lease_until = None
-            return _lease(row, now)
+            return row.to_entity()
 
     # -- reading ------------------------------------------------------------------------
 
-    def get(self, trigger_id: str) -> TriggerLease:
+    def get(self, trigger_id: str) -> RetrainTrigger:
+        """One trigger with its claim (listing them is ``ws.monitors.triggers``).
+
+        Raises:
+            NotFound: no such trigger.
+        """
         with self._ctx.store.read() as session:
             row = session.get(RetrainTriggerRow, trigger_id)
             if row is None:
                 raise NotFound(f"no retrain trigger {trigger_id}; `stead retrain list` lists them")
-            return _lease(row, utcnow())
+            return row.to_entity()
 
-    def list(
-        self, endpoint: str | None = None, *, status: str | None = None
-    ) -> builtins.list[TriggerLease]:
-        """Triggers with their claims, oldest first."""
-        query = select(RetrainTriggerRow).order_by(
-            RetrainTriggerRow.created_at, RetrainTriggerRow.id
-        )
-        if endpoint is not None:
-            query = query.where(RetrainTriggerRow.endpoint == endpoint)
-        if status is not None:
-            query = query.where(RetrainTriggerRow.status == status)
-        now = utcnow()
-        with self._ctx.store.read() as session:
-            return [_lease(row, now) for row in session.scalars(query)]
-
-    def takeable(self, endpoint: str) -> builtins.list[RetrainTrigger]:
+    def takeable(self, endpoint: str) -> list[RetrainTrigger]:
         """Pending triggers and processing ones whose lease expired, oldest first."""
         now = utcnow()
         query = (
@@ -366,15 +311,15 @@ class TriggerLeases:
     # -- inside a change ----------------------------------------------------------------
 
     def _held(self, change: Change, lease: Lease) -> RetrainTriggerRow:
-        row = _row(change, lease.trigger.id)
+        row = _row(change, lease.trigger_id)
         if row.status != "processing" or row.lease_id != lease.lease_id:
-            holder = _lease(row, utcnow())
+            holder = row.to_entity()
             raise LeaseLost(
-                f"this process no longer holds retrain trigger {lease.trigger.id}: it is "
+                f"this process no longer holds retrain trigger {lease.trigger_id}: it is "
                 f"{row.status}"
                 + (f", claimed by {holder.describe_holder()}" if row.lease_id else "")
                 + "; stopping without touching it",
-                details={"trigger_id": lease.trigger.id, "status": row.status},
+                details={"trigger_id": lease.trigger_id, "status": row.status},
             )
         return row
 
@@ -394,7 +339,7 @@ class LeaseKeeper:
         self._every = max(every.total_seconds(), 0.01)
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._loop, name=f"lease-{lease.trigger.id}", daemon=True
+            target=self._loop, name=f"lease-{lease.trigger_id}", daemon=True
         )
         self.renewals = 0
         self.lost: LeaseLost | None = None
@@ -409,7 +354,7 @@ class LeaseKeeper:
     def _loop(self) -> None:
         while not self._stop.wait(self._every):
             try:
-                self._lease = self._leases.renew(self._lease)
+                self._leases.renew(self._lease)
                 self.renewals += 1
             except LeaseLost as lost:
                 self.lost = lost
@@ -425,23 +370,8 @@ def _row(change: Change, trigger_id: str) -> RetrainTriggerRow:
     return row
 
 
-def _lease(row: RetrainTriggerRow, now: datetime) -> TriggerLease:
-    return TriggerLease(
-        trigger=row.to_entity(),
-        lease_id=row.lease_id,
-        holder=row.claimed_by,
-        host=row.lease_host,
-        pid=row.lease_pid,
-        process_start=row.lease_process_start,
-        claimed_at=None if row.claimed_at is None else to_utc(row.claimed_at),
-        until=None if row.lease_until is None else to_utc(row.lease_until),
-        claims=row.claims or 0,
-        as_of=now,
-    )
-
-
-def _alive_hint(lease: TriggerLease) -> str:
-    alive = lease.holder_alive
+def _alive_hint(trigger: RetrainTrigger) -> str:
+    alive = trigger.holder_alive
     if alive is False:
         return " (that process is gone)"
     if alive is True:

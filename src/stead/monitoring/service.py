@@ -6,7 +6,7 @@
     ws.monitors.state("credit").latest                  # newest window, every signal
     ws.monitors.test_alerts("credit")                   # every sink; alerts_tested evidence
     ws.monitors.retrain("credit", reason="new policy")  # a manual trigger, processed now
-    ws.monitors.leases.list("credit")                   # who processes which trigger
+    ws.monitors.triggers("credit")                      # each with its lease: who, until
     ws.monitors.rollback_drill("credit")                # rollback_verified evidence
     ws.monitors.report("credit", "report.html")         # a self-contained HTML report
 """
@@ -34,7 +34,7 @@ from stead.monitoring.readiness import monitoring_readiness
 from stead.monitoring.records import Alert, Decision, RetrainTrigger
 from stead.monitoring.reference import version_reference
 from stead.monitoring.retraining import Retrainer
-from stead.monitoring.retraining_lease import TriggerLease, TriggerLeases
+from stead.monitoring.retraining_lease import TriggerLeases
 from stead.monitoring.settings import MonitorConfig, monitor_config
 from stead.monitoring.triggers import TriggerStore
 from stead.monitoring.windowing import WindowSpec
@@ -199,6 +199,7 @@ class MonitorService:
     def triggers(
         self, endpoint: str | None = None, *, status: str | None = None
     ) -> builtins.list[RetrainTrigger]:
+        """Retrain triggers, oldest first, each with its current or last claim (lease)."""
         return self.triggers_store.list(endpoint, status=status)
 
     def _spec(self, endpoint: str, window: str | None) -> str | None:
@@ -307,7 +308,7 @@ class MonitorService:
             )
         return [self.process(t.id, spec=spec) for t in takeable]
 
-    def release(self, trigger_id: str, *, reason: str, force: bool = False) -> TriggerLease:
+    def release(self, trigger_id: str, *, reason: str, force: bool = False) -> RetrainTrigger:
         """Hand a trigger stuck in ``processing`` back to ``pending`` (audited).
 
         Raises:

@@ -221,6 +221,13 @@ class RetrainTriggerRow(Base):
             processed_at=self.processed_at,
             outcome=dict(self.outcome or {}),
             error=self.error,
+            holder=self.claimed_by,
+            host=self.lease_host,
+            pid=self.lease_pid,
+            process_start=self.lease_process_start,
+            claimed_at=self.claimed_at,
+            expires_at=self.lease_until,
+            claims=self.claims or 0,
         )
 
 

@@ -126,7 +126,7 @@ class TriggerStore:
     def list(
         self, endpoint: str | None = None, *, status: str | None = None
     ) -> builtins.list[RetrainTrigger]:
-        """Triggers, oldest first."""
+        """Triggers, oldest first, each with its current or last claim (lease)."""
         query = select(RetrainTriggerRow).order_by(
             RetrainTriggerRow.created_at, RetrainTriggerRow.id
         )
