@@ -82,6 +82,19 @@ def test_the_cli_flag_picks_the_current_spec(edited_dir: Path) -> None:
     assert "(manual, done)" in out and "retrained with the current [training] spec" in out
 
 
+def test_the_cli_prints_every_warning_of_the_trigger(edited_dir: Path) -> None:
+    features = edited_dir / "features.py"
+    features.write_text(features.read_text() + "\n# reviewed again after credit@1\n")
+    _, out, _ = Cli(edited_dir)("retrain", ENDPOINT, "--reason", "refresh")
+    text = " ".join(out.split())  # long warnings wrap
+
+    assert "(manual, done)" in text
+    assert text.count("warning: ") == 2
+    assert "warning: stead.toml [training] differs" in text
+    assert "warning: retrained with the workspace's code, which differs" in text
+    assert "features.py" in text
+
+
 def test_a_retrain_whose_code_differs_from_productions_carries_a_warning(
     monitored_dir: Path,
 ) -> None:

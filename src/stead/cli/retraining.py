@@ -95,8 +95,8 @@ def retrain(
     else:
         for t in done:
             _say_trigger(t)
-            warning = t.outcome.get("spec", {}).get("warning")
-            if warning:
+            # The spec's and the code's, each also in --json through the evidence.
+            for warning in t.evidence.get("warnings", []):
                 say(f"  [yellow]warning:[/] {escape(warning)}")
     if any(t.status == "failed" for t in done):
         raise typer.Exit(1)
