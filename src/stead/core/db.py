@@ -1,14 +1,25 @@
-"""Database plumbing shared by every stage's tables: the declarative base, column types
-and engines tuned for SQLite (WAL) and PostgreSQL."""
+"""Database plumbing shared by every stage's tables: the declarative base, column types,
+the row-to-entity copy and engines tuned for SQLite (WAL) and PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, DateTime, Engine, TypeDecorator, create_engine, event, text
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    TypeDecorator,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
@@ -32,6 +43,67 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else to_utc(value)
+
+
+E = TypeVar("E")
+
+
+def entity_from_row(cls: type[E], row: Base, /, **overrides: object) -> E:
+    """Build the frozen dataclass ``cls`` from a storage row, field by field.
+
+    Each field of ``cls`` takes the row's mapped attribute of the same name, unless
+    ``overrides`` gives it: the place for conversions (JSON to a value object, a
+    renamed column, a derived value). A ``dict`` or ``list`` read from a JSON column is
+    copied (shallow), so the entity never shares a container with the session's row.
+    Times need no conversion: ``UTCDateTime`` columns already return aware UTC values.
+
+    Raises:
+        TypeError: a field has neither a column of that name nor an override, or an
+            override names no field of ``cls`` (both are mistakes in the caller).
+    """
+    fields = _init_fields(cls)
+    unknown = sorted(overrides.keys() - set(fields))
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {', '.join(unknown)} (overridden)")
+    columns = _mapped_attributes(type(row))
+    values: dict[str, object] = {}
+    for name in fields:
+        if name in overrides:
+            values[name] = overrides[name]
+        elif name in columns:
+            values[name] = _copied(getattr(row, name))
+        else:
+            raise TypeError(
+                f"{cls.__name__}.{name} has no column {type(row).__name__}.{name}; "
+                "pass it as an override"
+            )
+    return cls(**values)
+
+
+_FIELDS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _init_fields(cls: type[Any]) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        if not dataclasses.is_dataclass(cls):
+            raise TypeError(f"{cls.__name__} is not a dataclass")
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    return names
+
+
+@cache
+def _mapped_attributes(row_type: type[Base]) -> frozenset[str]:
+    # Mapped attributes only: ``metadata`` or ``registry`` on the class are not columns.
+    return frozenset(inspect(row_type).attrs.keys())
+
+
+def _copied(value: object) -> object:
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
 
 
 def normalise_url(url: str) -> str:
