@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stead.core.db import Base, UTCDateTime
+from stead.core.db import Base, UTCDateTime, entity_from_row
 from stead.core.provenance import CodeVersion
 from stead.data.profile import Profile
 from stead.data.schema import Schema
@@ -40,19 +40,10 @@ class DatasetSnapshotRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
 
     def to_entity(self) -> DatasetSnapshot:
-        return DatasetSnapshot(
-            id=self.id,
-            name=self.name,
-            version=self.version,
-            content_hash=self.content_hash,
-            artifact=self.artifact,
-            rows=self.rows,
+        return entity_from_row(
+            DatasetSnapshot,
+            self,
             schema=Schema.from_dict(self.schema),
             profile=Profile.from_dict(self.profile),
-            source_path=self.source_path,
-            source_hash=self.source_hash,
-            parent_id=self.parent_id,
             code_version=CodeVersion(**self.code_version),
-            created_at=self.created_at,
-            created_by=self.created_by,
         )

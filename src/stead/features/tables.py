@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stead.core.db import Base, UTCDateTime
+from stead.core.db import Base, UTCDateTime, entity_from_row
 from stead.features.definition import FeatureSet
 
 
@@ -29,16 +29,4 @@ class FeatureSetRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
 
     def to_entity(self) -> FeatureSet:
-        return FeatureSet(
-            id=self.id,
-            name=self.name,
-            version=self.version,
-            definition=self.definition,
-            params=dict(self.params),
-            sklearn_version=self.sklearn_version,
-            source_hash=self.source_hash,
-            sources=dict(self.sources),
-            sources_artifact=self.sources_artifact,
-            created_at=self.created_at,
-            created_by=self.created_by,
-        )
+        return entity_from_row(FeatureSet, self)

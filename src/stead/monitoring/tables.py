@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stead.core.db import Base, UTCDateTime
+from stead.core.db import Base, UTCDateTime, entity_from_row
 from stead.monitoring.records import (
     Alert,
     Decision,
@@ -54,26 +54,8 @@ class MonitorResultRow(Base):
     evaluated_by: Mapped[str] = mapped_column(String(200))
 
     def to_entity(self) -> MonitorResult:
-        return MonitorResult(
-            id=self.id,
-            endpoint=self.endpoint,
-            spec=self.spec,
-            window_key=self.window_key,
-            window_start=self.window_start,
-            window_end=self.window_end,
-            signal=self.signal,
-            layer=self.layer,
-            status=self.status,
-            final=self.final,
-            model_version=self.model_version,
-            rows=self.rows,
-            summary=dict(self.summary or {}),
-            details=dict(self.details or {}),
-            message=self.message,
-            evaluated_at=self.evaluated_at,
-            evaluated_by=self.evaluated_by,
-            window_index=self.window_index,
-            cursor=self.cursor,
+        return entity_from_row(
+            MonitorResult, self, summary=dict(self.summary or {}), details=dict(self.details or {})
         )
 
 
@@ -100,23 +82,7 @@ class MonitorDecisionRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
 
     def to_entity(self) -> Decision:
-        return Decision(
-            id=self.id,
-            endpoint=self.endpoint,
-            spec=self.spec,
-            window_key=self.window_key,
-            window_start=self.window_start,
-            window_end=self.window_end,
-            kind=self.kind,
-            action=self.action,
-            severity=self.severity,
-            message=self.message,
-            evidence=dict(self.evidence or {}),
-            created_at=self.created_at,
-            created_by=self.created_by,
-            alert_id=self.alert_id,
-            trigger_id=self.trigger_id,
-        )
+        return entity_from_row(Decision, self, evidence=dict(self.evidence or {}))
 
 
 class AlertRow(Base):
@@ -138,21 +104,7 @@ class AlertRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
 
     def to_entity(self, deliveries: tuple[Delivery, ...] = ()) -> Alert:
-        return Alert(
-            id=self.id,
-            key=self.key,
-            endpoint=self.endpoint,
-            signal=self.signal,
-            severity=self.severity,
-            title=self.title,
-            message=self.message,
-            window_key=self.window_key,
-            details=dict(self.details or {}),
-            created_at=self.created_at,
-            created_by=self.created_by,
-            test=self.test,
-            deliveries=deliveries,
-        )
+        return entity_from_row(Alert, self, details=dict(self.details or {}), deliveries=deliveries)
 
 
 class AlertDeliveryRow(Base):
@@ -167,13 +119,7 @@ class AlertDeliveryRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     def to_entity(self) -> Delivery:
-        return Delivery(
-            sink=self.sink,
-            delivered=self.delivered,
-            attempts=self.attempts,
-            error=self.error,
-            at=self.at,
-        )
+        return entity_from_row(Delivery, self)
 
 
 class RetrainTriggerRow(Base):
@@ -206,26 +152,15 @@ class RetrainTriggerRow(Base):
     claims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def to_entity(self) -> RetrainTrigger:
-        return RetrainTrigger(
-            id=self.id,
-            key=self.key,
-            endpoint=self.endpoint,
-            kind=self.kind,
-            reason=self.reason,
+        return entity_from_row(
+            RetrainTrigger,
+            self,
             evidence=dict(self.evidence or {}),
-            status=self.status,
-            created_at=self.created_at,
-            created_by=self.created_by,
-            window_key=self.window_key,
-            window_start=self.window_start,
-            processed_at=self.processed_at,
             outcome=dict(self.outcome or {}),
-            error=self.error,
             holder=self.claimed_by,
             host=self.lease_host,
             pid=self.lease_pid,
             process_start=self.lease_process_start,
-            claimed_at=self.claimed_at,
             expires_at=self.lease_until,
             claims=self.claims or 0,
         )

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stead.core.db import Base, UTCDateTime
+from stead.core.db import Base, UTCDateTime, entity_from_row
 from stead.data.contract import Contract
 from stead.registry.evidence import Evidence
-from stead.registry.version import ModelVersion, Stage, StageChange
+from stead.registry.version import ModelVersion, StageChange
 
 
 class ModelVersionRow(Base):
@@ -49,37 +49,7 @@ class ModelVersionRow(Base):
     registered_by: Mapped[str] = mapped_column(String(200))
 
     def to_entity(self) -> ModelVersion:
-        stage: Stage = self.stage  # type: ignore[assignment]
-        return ModelVersion(
-            id=self.id,
-            name=self.name,
-            version=self.version,
-            stage=stage,
-            run_id=self.run_id,
-            task=self.task,
-            owner=self.owner,
-            artifacts=dict(self.artifacts),
-            trusted_types=list(self.trusted_types),
-            snapshot_id=self.snapshot_id,
-            snapshot_ref=self.snapshot_ref,
-            snapshot_hash=self.snapshot_hash,
-            feature_set_id=self.feature_set_id,
-            feature_set_ref=self.feature_set_ref,
-            feature_set_version=self.feature_set_version,
-            input_columns=list(self.input_columns),
-            contract=Contract.from_dict(self.contract),
-            contract_hash=self.contract_hash,
-            output=dict(self.output),
-            project=dict(self.project),
-            training_data=dict(self.training_data),
-            reference=dict(self.reference),
-            manifest=self.manifest,
-            signature=self.signature,
-            key_fingerprint=self.key_fingerprint,
-            description=self.description,
-            registered_at=self.registered_at,
-            registered_by=self.registered_by,
-        )
+        return entity_from_row(ModelVersion, self, contract=Contract.from_dict(self.contract))
 
 
 class ModelStageChangeRow(Base):
@@ -100,21 +70,7 @@ class ModelStageChangeRow(Base):
     cause: Mapped[str | None] = mapped_column(String(400), nullable=True)
 
     def to_entity(self) -> StageChange:
-        return StageChange(
-            id=self.id,
-            version_id=self.version_id,
-            name=self.name,
-            version=self.version,
-            from_stage=self.from_stage,  # type: ignore[arg-type]
-            to_stage=self.to_stage,  # type: ignore[arg-type]
-            actor=self.actor,
-            reason=self.reason,
-            at=self.at,
-            override=self.override,
-            overridden=list(self.overridden),
-            checklist=dict(self.checklist),
-            cause=self.cause,
-        )
+        return entity_from_row(StageChange, self)
 
 
 class ModelEvidenceRow(Base):
@@ -130,13 +86,4 @@ class ModelEvidenceRow(Base):
     recorded_by: Mapped[str] = mapped_column(String(200))
 
     def to_entity(self, *, ref: str) -> Evidence:
-        return Evidence(
-            id=self.id,
-            model=ref,
-            item=self.item,
-            passed=self.passed,
-            evidence=self.evidence,
-            details=dict(self.details),
-            recorded_at=self.recorded_at,
-            recorded_by=self.recorded_by,
-        )
+        return entity_from_row(Evidence, self, model=ref)

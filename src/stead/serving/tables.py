@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stead.core.db import Base, UTCDateTime
+from stead.core.db import Base, UTCDateTime, entity_from_row
 from stead.serving.deployment import Deployment, check_action
 from stead.serving.router import TrafficPolicy
 
@@ -48,17 +48,12 @@ class DeploymentRow(Base):
     checklist: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON)
 
     def to_entity(self) -> Deployment:
-        return Deployment(
-            endpoint=self.endpoint,
-            revision=self.revision,
+        return entity_from_row(
+            Deployment,
+            self,
             sequence=self.id,
             action=check_action(self.action),
             policy=TrafficPolicy.from_dict(self.policy),
-            actor=self.actor,
-            reason=self.reason,
-            created_at=self.created_at,
-            restores=self.restores,
-            override=self.override,
             overridden=dict(self.overridden or {}),
             checklist=dict(self.checklist or {}),
         )

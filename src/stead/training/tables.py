@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stead.core.db import Base, UTCDateTime
+from stead.core.db import Base, UTCDateTime, entity_from_row
 from stead.training.liveness import ProcessStamp, is_alive
 from stead.training.run import RunCodeVersion, RunStatus, RunVerification, TrainingRun
 from stead.training.spec import RunSpec
@@ -63,42 +63,14 @@ class TrainingRunRow(Base):
                     f"the training process (pid {self.pid} on {self.host}) ended without "
                     "recording a result: it was killed or crashed"
                 )
-        spec = RunSpec.from_dict(self.spec)
-        return TrainingRun(
-            id=self.id,
+        return entity_from_row(
+            TrainingRun,
+            self,
             status=status,
-            key=self.key,
-            project=self.project,
-            spec=spec,
-            seed=self.seed,
-            snapshot_id=self.snapshot_id,
-            snapshot_ref=self.snapshot_ref,
-            feature_set_id=self.feature_set_id,
-            feature_set_ref=self.feature_set_ref,
-            feature_set_version=self.feature_set_ref.rpartition("@")[2],
-            input_columns=list(self.input_columns),
-            output_columns=None if self.output_columns is None else list(self.output_columns),
-            classes=None if self.classes is None else list(self.classes),
-            code_version=RunCodeVersion(**self.code_version),
-            environment=dict(self.environment),
-            split=dict(self.split),
-            leakage=list(self.leakage),
-            metrics=dict(self.metrics),
-            baseline_metrics=dict(self.baseline_metrics),
-            model_artifact=self.model_artifact,
-            baseline_artifact=self.baseline_artifact,
-            predictions_artifact=self.predictions_artifact,
-            eval_rows_artifact=self.eval_rows_artifact,
-            trusted_types=list(self.trusted_types),
-            seeded_params=list(self.seeded_params),
-            timings=dict(self.timings),
             error=error,
-            forced=self.forced,
-            host=self.host,
-            pid=self.pid,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            created_by=self.created_by,
+            spec=RunSpec.from_dict(self.spec),
+            feature_set_version=self.feature_set_ref.rpartition("@")[2],
+            code_version=RunCodeVersion(**self.code_version),
         )
 
 
@@ -116,14 +88,4 @@ class RunVerificationRow(Base):
     checked_by: Mapped[str] = mapped_column(String(200))
 
     def to_entity(self) -> RunVerification:
-        return RunVerification(
-            id=self.id,
-            run_id=self.run_id,
-            verified=self.verified,
-            predictions_hash=self.predictions_hash,
-            metrics=dict(self.metrics),
-            environment=dict(self.environment),
-            differences=dict(self.differences),
-            checked_at=self.checked_at,
-            checked_by=self.checked_by,
-        )
+        return entity_from_row(RunVerification, self)
