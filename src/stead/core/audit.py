@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from stead.core.db import Base, UTCDateTime
+from stead.core.db import Base, UTCDateTime, entity_from_row
 
 GENESIS_HASH = "0" * 64
 HEAD_KEY = "audit_head"
@@ -42,18 +42,7 @@ class AuditEventRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     def to_entity(self) -> AuditEvent:
-        return AuditEvent(
-            seq=self.seq,
-            id=self.id,
-            ts=self.ts,
-            actor=self.actor,
-            action=self.action,
-            subject=self.subject,
-            details=dict(self.details or {}),
-            reason=self.reason,
-            prev_hash=self.prev_hash,
-            hash=self.hash,
-        )
+        return entity_from_row(AuditEvent, self, details=dict(self.details or {}))
 
 
 class WorkspaceMetaRow(Base):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from stead.core.clock import utcnow
 from stead.core.context import Context
-from stead.core.db import Base, UTCDateTime
+from stead.core.db import Base, UTCDateTime, entity_from_row
 from stead.core.errors import NotFound, Unauthenticated, UsageError
 from stead.core.ids import new_id
 from stead.security.access import AccessPolicy
@@ -48,15 +48,7 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def to_entity(self) -> ApiToken:
-        return ApiToken(
-            id=self.id,
-            name=self.name,
-            role=self.role,  # type: ignore[arg-type]
-            team=self.team,
-            created_at=self.created_at,
-            created_by=self.created_by,
-            revoked_at=self.revoked_at,
-        )
+        return entity_from_row(ApiToken, self)
 
 
 @dataclass(frozen=True)
