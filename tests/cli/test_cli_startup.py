@@ -19,10 +19,9 @@ from ..training.projects import TRAINING, set_tables, write_project
 
 # Libraries only some commands need: training, explanations, serving, the data stages.
 HEAVY = ("sklearn", "skops", "shap", "scipy", "starlette", "uvicorn", "dask", "pandas", "pyarrow")
-# What opening a workspace and a light read-only command may not import. SciPy, pandas and
-# pyarrow still are: the drift thresholds build their statistics when [monitoring] is read
-# (monitoring/config.py -> monitoring/statistics.py -> scipy, data/profile.py -> pandas).
-NOT_AT_OPEN = ("sklearn", "skops", "shap", "starlette", "uvicorn", "dask", "httpx")
+# What opening a workspace and a light read-only command may not import. pandas and pyarrow
+# still are: the dataset service reads snapshots with them.
+NOT_AT_OPEN = ("sklearn", "skops", "shap", "scipy", "starlette", "uvicorn", "dask", "httpx")
 
 PROBE = """
 import json, runpy, sys
@@ -81,7 +80,9 @@ def test_importing_the_public_api_imports_no_stage_libraries(tmp_path: Path) -> 
     assert done.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("args", [["data", "list"], ["audit", "verify"]])
+@pytest.mark.parametrize(
+    "args", [["data", "list"], ["audit", "verify"], ["endpoints", "list"], ["runs", "list"]]
+)
 def test_a_read_only_command_imports_no_model_libraries(args: list[str], ws_dir: Path) -> None:
     # Every table a check reads at open, so that each check runs its real parsing code.
     write_project(ws_dir, training={**TRAINING, "metrics": ["roc_auc", "accuracy"]})
@@ -104,6 +105,28 @@ def test_wrong_setting_still_fails_when_the_workspace_opens(ws_dir: Path) -> Non
     done = run_stead("data", "list", cwd=ws_dir)
     assert done.returncode != 0
     assert "[training]" in done.stderr
+
+
+def test_a_drift_threshold_of_the_wrong_type_fails_when_the_workspace_opens(
+    ws_dir: Path,
+) -> None:
+    set_tables(ws_dir, {"monitoring.drift": {"psi": "high"}})
+    done = run_stead("data", "list", cwd=ws_dir)
+    assert done.returncode != 0
+    assert "psi = 'high' is not allowed; expected a number > 0" in done.stderr
+
+
+def test_drift_parameters_match_the_statistics() -> None:
+    # Workspace open checks [monitoring.drift] against this light table, not the classes.
+    from dataclasses import fields
+
+    from stead.monitoring import statistics
+    from stead.monitoring.config import STATISTIC_PARAMETERS
+
+    classes = [statistics.PSI, statistics.Wasserstein, statistics.KolmogorovSmirnov]
+    classes += [statistics.JensenShannon, statistics.UnseenRate, statistics.ChiSquare]
+    found = {c.name: {f.name for f in fields(c)} for c in classes}
+    assert found == {name: set(params) for name, params in STATISTIC_PARAMETERS.items()}
 
 
 def test_scoring_options_match_the_service() -> None:

@@ -14,13 +14,46 @@ flagged however large it is (docs/monitoring.md explains each number):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from stead.core.errors import SettingsError
 
 if TYPE_CHECKING:
     from stead.monitoring.statistics import DriftStatistic
     from stead.monitoring.window import CategoricalWindow, NumericWindow
+
+Allowed = Literal["positive", "probability"]
+_ALLOWED: dict[Allowed, str] = {
+    "positive": "a number > 0",
+    "probability": "a number between 0 and 1",
+}
+
+# Every drift statistic by name, with its parameters and what each allows. Plain data:
+# reading [monitoring.drift] checks its thresholds against this when a workspace opens,
+# and the statistics themselves (stead.monitoring.statistics: SciPy, pandas) are imported
+# only when drift is computed. Each statistic checks its parameters against it too.
+STATISTIC_PARAMETERS: dict[str, dict[str, Allowed]] = {
+    "psi": {"threshold": "positive"},
+    "wasserstein": {"threshold": "positive"},
+    "ks": {"alpha": "probability"},
+    "js_distance": {"threshold": "positive"},
+    "unseen_rate": {"threshold": "probability"},
+    "chi_square": {"alpha": "probability", "min_expected": "positive"},
+}
+
+
+def check_parameter(statistic: str, parameter: str, value: float) -> None:
+    """Refuses a value a drift statistic's parameter does not allow.
+
+    Raises:
+        SettingsError: ``value`` is outside the range ``STATISTIC_PARAMETERS`` gives.
+    """
+    name = f"{statistic} {parameter}"
+    allowed = STATISTIC_PARAMETERS[statistic][parameter]
+    if allowed == "positive" and not value > 0:
+        raise SettingsError(f"{name} must be > 0, got {value!r}", details={name: value})
+    if allowed == "probability" and not 0 < value < 1:
+        raise SettingsError(f"{name} must be between 0 and 1, got {value!r}", details={name: value})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,10 +89,19 @@ class DriftConfig:
     min_rows: int = 100
 
     def __post_init__(self) -> None:
-        # The statistics check their own parameters; building them here makes a bad
-        # setting fail when the config is read, not at the first window.
-        self.numeric_statistics()
-        self.categorical_statistics()
+        # Checked as the statistics would check them when built (numeric ones first), so
+        # that a bad setting fails when the config is read, not at the first window.
+        for name, parameters in _THRESHOLDS.items():
+            value = getattr(self, name)
+            statistic, parameter = parameters[0]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                allowed = _ALLOWED[STATISTIC_PARAMETERS[statistic][parameter]]
+                raise SettingsError(
+                    f"drift {name} = {value!r} is not allowed; expected {allowed}",
+                    details={"setting": name, "value": value},
+                )
+            for statistic, parameter in parameters:
+                check_parameter(statistic, parameter, value)
         for name in ("small_window", "min_rows"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -93,7 +135,12 @@ class DriftConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DriftConfig:
-        """Builds a config from settings, refusing unknown keys (a typo would be silent)."""
+        """Builds a config from settings, refusing unknown keys (a typo would be silent).
+
+        Raises:
+            SettingsError: an unknown key, or a value of the wrong type or out of range
+                (naming the key, the value and what is allowed).
+        """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -102,3 +149,13 @@ class DriftConfig:
                 details={"unknown": unknown},
             )
         return cls(**data)
+
+
+# The statistics' parameters each threshold sets, in the order the statistics are built.
+_THRESHOLDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "psi": (("psi", "threshold"),),
+    "wasserstein": (("wasserstein", "threshold"),),
+    "p_value": (("ks", "alpha"), ("chi_square", "alpha")),
+    "js_distance": (("js_distance", "threshold"),),
+    "unseen_rate": (("unseen_rate", "threshold"),),
+}

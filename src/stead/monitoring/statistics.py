@@ -30,9 +30,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 import numpy as np
 from scipy import stats
 
-from stead.core.errors import SettingsError
 from stead.data.distribution import js_distance, psi
 from stead.data.profile import OTHER_LEVEL, ColumnProfile
+from stead.monitoring.config import check_parameter
 from stead.monitoring.report import ColumnKind, StatisticResult
 from stead.monitoring.window import UNSEEN_LEVEL, CategoricalWindow, NumericWindow
 
@@ -56,16 +56,6 @@ class DriftStatistic(ABC, Generic[WindowT]):
         return asdict(self)  # type: ignore[call-overload]
 
 
-def _positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise SettingsError(f"{name} must be > 0, got {value!r}", details={name: value})
-
-
-def _probability(name: str, value: float) -> None:
-    if not 0 < value < 1:
-        raise SettingsError(f"{name} must be between 0 and 1, got {value!r}", details={name: value})
-
-
 def _reference_counts(reference: ColumnProfile) -> np.ndarray:
     return np.asarray(reference.bin_counts or [0], dtype=np.float64)
 
@@ -84,7 +74,7 @@ class PSI(DriftStatistic[NumericWindow]):
     kind: ClassVar[ColumnKind] = "numeric"
 
     def __post_init__(self) -> None:
-        _positive("psi threshold", self.threshold)
+        check_parameter(self.name, "threshold", self.threshold)
 
     def measure(self, reference: ColumnProfile, window: NumericWindow) -> StatisticResult:
         value = psi(_reference_counts(reference), window.bin_counts)
@@ -121,7 +111,7 @@ class Wasserstein(DriftStatistic[NumericWindow]):
     kind: ClassVar[ColumnKind] = "numeric"
 
     def __post_init__(self) -> None:
-        _positive("wasserstein threshold", self.threshold)
+        check_parameter(self.name, "threshold", self.threshold)
 
     def measure(self, reference: ColumnProfile, window: NumericWindow) -> StatisticResult:
         if not reference.quantiles or window.quantiles is None:
@@ -155,7 +145,7 @@ class KolmogorovSmirnov(DriftStatistic[NumericWindow]):
     is_test: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        _probability("ks alpha", self.alpha)
+        check_parameter(self.name, "alpha", self.alpha)
 
     def measure(self, reference: ColumnProfile, window: NumericWindow) -> StatisticResult:
         ref = _reference_counts(reference)
@@ -183,7 +173,7 @@ class JensenShannon(DriftStatistic[CategoricalWindow]):
     kind: ClassVar[ColumnKind] = "categorical"
 
     def __post_init__(self) -> None:
-        _positive("js_distance threshold", self.threshold)
+        check_parameter(self.name, "threshold", self.threshold)
 
     def measure(self, reference: ColumnProfile, window: CategoricalWindow) -> StatisticResult:
         value = js_distance(
@@ -214,8 +204,8 @@ class ChiSquare(DriftStatistic[CategoricalWindow]):
     is_test: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        _probability("chi_square alpha", self.alpha)
-        _positive("chi_square min_expected", self.min_expected)
+        check_parameter(self.name, "alpha", self.alpha)
+        check_parameter(self.name, "min_expected", self.min_expected)
 
     def measure(self, reference: ColumnProfile, window: CategoricalWindow) -> StatisticResult:
         ref_levels = reference.level_counts or {}
@@ -261,7 +251,7 @@ class UnseenRate(DriftStatistic[CategoricalWindow]):
     kind: ClassVar[ColumnKind] = "categorical"
 
     def __post_init__(self) -> None:
-        _probability("unseen_rate threshold", self.threshold)
+        check_parameter(self.name, "threshold", self.threshold)
 
     def measure(self, reference: ColumnProfile, window: CategoricalWindow) -> StatisticResult:
         if OTHER_LEVEL in (reference.level_counts or {}) or window.count == 0:

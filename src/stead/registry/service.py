@@ -18,12 +18,9 @@ from stead.data.contract import Contract
 from stead.data.profile import Profile
 from stead.data.service import DatasetService
 from stead.features.service import FeatureService
-from stead.registry.card import ModelCard, build_card
-from stead.registry.checklist import Checklist, ChecklistBuilder, MonitoringReadiness
 from stead.registry.evidence import Evidence, check_item
 from stead.registry.lineage import LineageNode, model_lineage
 from stead.registry.loading import LoadedModel, VersionLoader, VersionVerification
-from stead.registry.register import register_version
 from stead.registry.settings import checklist_settings, registry_settings
 from stead.registry.signing import Signer, create_key, load_key
 from stead.registry.stages import StageMove, check_transition, live_at, move_stage, order_key
@@ -40,6 +37,11 @@ from stead.training.service import RunService
 
 if TYPE_CHECKING:
     from stead.core.context import Context
+    from stead.registry.card import ModelCard
+    from stead.registry.checklist import Checklist, MonitoringReadiness
+
+# Checklists, cards and registration evaluate models (scikit-learn): the methods that
+# build them import them, so that listing versions, runs or endpoints does not.
 
 
 class ModelRegistry:
@@ -98,6 +100,8 @@ class ModelRegistry:
             Conflict: the run did not succeed.
             UsageError: a bad name, or no owner.
         """
+        from stead.registry.register import register_version
+
         training_run = self._runs.get(run)
         self._ensure_key()
         return register_version(
@@ -286,6 +290,8 @@ class ModelRegistry:
         return self._checklist(version, self.production(version.name))
 
     def _checklist(self, version: ModelVersion, champion: ModelVersion | None) -> Checklist:
+        from stead.registry.checklist import ChecklistBuilder
+
         builder = ChecklistBuilder(
             self._ctx,
             runs=self._runs,
@@ -385,6 +391,8 @@ class ModelRegistry:
 
     def card(self, ref: str) -> ModelCard:
         """The model card of a version, generated from records."""
+        from stead.registry.card import build_card
+
         version = self.get(ref)
         run = self._runs.get(version.run_id)
         settings = checklist_settings(self._ctx.settings)

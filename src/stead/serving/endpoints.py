@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from stead.core.clock import utcnow
 from stead.core.errors import Conflict, NotFound, UsageError
+from stead.core.lazy import lazy_exports
 from stead.registry.version import ModelRef, ModelVersion
 from stead.serving.deployment import (
     Action,
@@ -28,7 +30,6 @@ from stead.serving.deployment import (
     Endpoint,
     FallbackRef,
 )
-from stead.serving.governance import DeploymentGate, GateOutcome, Principal
 from stead.serving.record import check_endpoint
 from stead.serving.router import ShadowTarget, TrafficPolicy
 from stead.serving.tables import DeploymentRow, EndpointRow
@@ -36,8 +37,13 @@ from stead.serving.tables import DeploymentRow, EndpointRow
 if TYPE_CHECKING:
     from stead.core.context import Context
     from stead.registry.service import ModelRegistry
+    from stead.serving.governance import DeploymentGate, GateOutcome, Principal
 
 __all__ = ["EndpointService", "Principal"]
+
+# The gate reads readiness checklists (scikit-learn through the champion comparison), so
+# it is imported when an endpoint first changes, not when endpoints are listed.
+__getattr__, __dir__ = lazy_exports(globals(), {"Principal": "stead.serving.governance"})
 
 
 class EndpointService:
@@ -51,7 +57,12 @@ class EndpointService:
     def __init__(self, context: Context, models: ModelRegistry) -> None:
         self._ctx = context
         self._models = models
-        self._gate = DeploymentGate(context, models)
+
+    @cached_property
+    def _gate(self) -> DeploymentGate:
+        from stead.serving.governance import DeploymentGate
+
+        return DeploymentGate(self._ctx, self._models)
 
     # -- reading --------------------------------------------------------------------
 

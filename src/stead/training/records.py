@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from stead.core.clock import utcnow
 from stead.core.ids import new_id
 from stead.data.snapshot import DatasetSnapshot
-from stead.features.leakage import LeakageReport
 from stead.training.liveness import current_process
 from stead.training.run import RunCodeVersion, TrainingRun
 from stead.training.spec import RunSpec
@@ -20,6 +19,7 @@ from stead.training.tables import TrainingRunRow
 
 if TYPE_CHECKING:
     from stead.core.context import Context
+    from stead.features.leakage import LeakageReport
 
 
 def record_start(

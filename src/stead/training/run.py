@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from stead.core.errors import SteadError
-from stead.features.leakage import LeakageReport
 from stead.training.spec import RunSpec
+
+if TYPE_CHECKING:
+    from stead.features.leakage import LeakageReport
 
 RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
 

@@ -7,28 +7,19 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import select
 
 from stead.core.errors import Conflict, NotFound, SpecError, UsageError
 from stead.core.provenance import git_code_version
 from stead.data.service import DatasetService
-from stead.data.snapshot import DatasetSnapshot
 from stead.features.definition import FeatureSettings
 from stead.features.imports import ImportPath
-from stead.features.leakage import LeakageInputs, LeakageReport, check_leakage
 from stead.features.service import FeatureService
 from stead.features.sources import SourceBundle, collect_sources, importing, module_path
-from stead.training.compare import RunComparison, compare_runs
-from stead.training.environment import capture_environment
-from stead.training.evaluation import predictions_from_bytes
-from stead.training.execute import StepCallback, check_data, fit_and_evaluate, prepare
 from stead.training.liveness import ProcessStamp, is_alive
 from stead.training.persistence import dump_model, load_model
 from stead.training.project import Project, resolve_project
 from stead.training.records import record_failure, record_start, record_success
-from stead.training.reproduce import reproduce_run
 from stead.training.run import (
     RunCodeVersion,
     RunVerification,
@@ -38,11 +29,21 @@ from stead.training.run import (
 )
 from stead.training.settings import stage_settings
 from stead.training.spec import RunSpec, run_key
-from stead.training.split import Split, eval_rows_from_bytes, split_rows
 from stead.training.tables import RunVerificationRow, TrainingRunRow
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from stead.core.context import Context
+    from stead.data.snapshot import DatasetSnapshot
+    from stead.features.leakage import LeakageReport
+    from stead.training.compare import RunComparison
+    from stead.training.execute import StepCallback
+    from stead.training.split import Split
+
+# Training, evaluating and reproducing import the training pipeline (scikit-learn, skops,
+# SciPy) inside the methods that run it, so that listing runs or endpoints does not.
 
 # The steps ``train`` reports through ``on_step``, in order (for progress bars).
 TRAIN_STEPS = ("checking leakage", "fitting model", "fitting baseline", "evaluating", "saving")
@@ -130,6 +131,10 @@ class RunService:
                 stored.
             TrainingFailed: fitting or evaluating raised; the run is recorded as failed.
         """
+        from stead.training.environment import capture_environment
+        from stead.training.execute import check_data, fit_and_evaluate, prepare
+        from stead.training.split import split_rows
+
         started = time.perf_counter()
         step = on_step or (lambda _s: None)
         if spec is None:
@@ -292,6 +297,8 @@ class RunService:
         features: list[str],
         snap: DatasetSnapshot,
     ) -> LeakageReport:
+        from stead.features.leakage import LeakageInputs, check_leakage
+
         # PII/post-prediction roles: those in stead.toml now, and those the snapshot's
         # schema recorded when it was taken (a role is never silently dropped).
         pii = sorted(set(spec.pii) | set(snap.schema.with_role("pii")))
@@ -375,6 +382,8 @@ class RunService:
 
     def compare(self, a: str, b: str) -> RunComparison:
         """Differences between two runs: metrics, params, data, features, code, environment."""
+        from stead.training.compare import compare_runs
+
         return compare_runs(self.get(a), self.get(b))
 
     def sources(self, run: TrainingRun | str) -> SourceBundle:
@@ -407,6 +416,8 @@ class RunService:
 
     def eval_predictions(self, run: TrainingRun | str) -> np.ndarray:
         """The evaluation predictions recorded at training (verified)."""
+        from stead.training.evaluation import predictions_from_bytes
+
         run = self.get(run) if isinstance(run, str) else run
         if run.predictions_artifact is None:
             raise Conflict(f"run {run.id} is {run.status}; it has no evaluation predictions")
@@ -422,6 +433,8 @@ class RunService:
 
     def eval_row_positions(self, run: TrainingRun | str) -> np.ndarray:
         """Positions of the run's evaluation rows in its snapshot (verified artifact)."""
+        from stead.training.split import eval_rows_from_bytes
+
         run = self.get(run) if isinstance(run, str) else run
         if run.eval_rows_artifact is None:
             raise Conflict(f"run {run.id} has no recorded evaluation rows")
@@ -447,6 +460,8 @@ class RunService:
             ReproductionFailed: predictions or metrics differ; lists environment and
                 source differences and the size of the prediction difference.
         """
+        from stead.training.reproduce import reproduce_run
+
         run = self.get(run) if isinstance(run, str) else run
         return reproduce_run(self._ctx, run, datasets=self._datasets, on_step=on_step)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from stead.core.settings import build_dataclass
 from stead.features.definition import FeatureSettings, canonical_json
-from stead.features.leakage import LeakageSettings
+from stead.features.settings import LeakageSettings
 from stead.training.project import Project, Task
 from stead.training.settings import SplitSettings, TrainingSettings
 

@@ -10,7 +10,7 @@ labelled predictions the metric is shown but not judged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,9 @@ import pandas as pd
 from stead.monitoring.records import SignalResult
 from stead.monitoring.reference import PREDICTION, PROBABILITIES, VALUE
 from stead.registry.settings import better
-from stead.training.evaluation import DEFAULT_METRICS, METRICS, Predictions, evaluate
+from stead.training.evaluation import Predictions, evaluate
+from stead.training.project import Task
+from stead.training.settings import DEFAULT_METRICS, METRIC_NAMES
 
 ANSWERED = ("production", "canary", "fallback")
 
@@ -97,7 +99,9 @@ def measured_performance(
 def _metrics(
     rows: pd.DataFrame, *, task: str, classes: list[Any] | None, metric: str
 ) -> dict[str, float | None]:
-    names = list(dict.fromkeys([metric, *DEFAULT_METRICS.get(task, [])]))  # type: ignore[call-overload]
+    if not _is_task(task):
+        return {}
+    names = list(dict.fromkeys([metric, *DEFAULT_METRICS[task]]))
     y_true = _labels(rows["label"], classes, task)
     if task == "regression":
         column = rows[VALUE] if VALUE in rows.columns else pd.Series(np.nan, index=rows.index)
@@ -121,16 +125,17 @@ def _metrics(
         return evaluate(
             y_true,
             predictions,
-            task=task,  # type: ignore[arg-type]
-            metrics=[m for m in names if _known(task, m)],
+            task=task,
+            metrics=[m for m in names if m in METRIC_NAMES[task]],
             classes=class_array,
         )
     except (TypeError, ValueError):
         return {}
 
 
-def _known(task: str, metric: str) -> bool:
-    return metric in METRICS.get(task, {})  # type: ignore[call-overload]
+def _is_task(task: str) -> TypeGuard[Task]:
+    # A model version records its task as text; metrics exist for training's tasks only.
+    return task in METRIC_NAMES
 
 
 def _labels(values: pd.Series, classes: list[Any] | None, task: str) -> np.ndarray:
