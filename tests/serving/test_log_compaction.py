@@ -164,6 +164,7 @@ def test_a_dry_run_counts_and_changes_nothing(tmp_path: Path) -> None:
     [day] = compact_log(tmp_path, now=LATER, dry_run=True).days
     assert (day.files_before, day.files_after, day.rows) == (4, 1, 20)
     assert on_disk(tmp_path) == names
+    assert not (tmp_path / DAY_DIR / LOCK_FILE).exists()  # not even a lock file
 
 
 def test_target_rows_bounds_each_compacted_file(tmp_path: Path) -> None:
