@@ -208,3 +208,17 @@ def test_killing_a_compaction_at_any_moment_loses_and_repeats_nothing(tmp_path: 
     pd.testing.assert_frame_equal(everything(tmp_path), before)
     assert len(on_disk(tmp_path)) == 6
     assert not [p for p in (tmp_path / DAY_DIR).iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_damaged_part_is_reported_left_in_place_and_the_rest_merged(tmp_path: Path) -> None:
+    write_parts(tmp_path, small_parts(0, files=3))
+    damaged = tmp_path / DAY_DIR / "part-0damaged.parquet"
+    damaged.write_bytes(b"not parquet")
+
+    [day] = compact_log(tmp_path, now=LATER, keep_replaced=NOW).days
+
+    assert day.damaged == ("part-0damaged.parquet",)
+    assert (day.files_before, day.files_after, day.rows) == (4, 2, 15)
+    assert damaged.read_bytes() == b"not parquet"
+    damaged.unlink()  # what the report tells the operator to do
+    assert len(everything(tmp_path)) == 15

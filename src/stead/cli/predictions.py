@@ -132,6 +132,13 @@ def _print_compaction(report: CompactionReport, *, as_json: bool) -> None:
         for d in report.days
         if d.changed or d.busy
     ]
+    for d in report.days:
+        for name in d.damaged:
+            console.print(
+                f"[yellow]damaged[/]: {d.endpoint} {d.day} {escape(name)}: its footer is "
+                "unreadable; left out of the merge (readers fail on it too: move it out of "
+                "the log)"
+            )
     if not rows:
         console.print(
             f"nothing to compact: no closed day (before {report.closed_before}) has more "

@@ -76,6 +76,8 @@ class DayCompaction:
         bytes_before: size of the files merged; ``bytes_after`` of what replaced them.
         vacuumed: replaced files deleted (their compacted file was old enough).
         busy: another process was compacting the day; nothing was done.
+        damaged: part files whose footer could not be read: left in place and out of
+            every merge (readers fail on them too: move them out of the log).
     """
 
     endpoint: str
@@ -87,6 +89,7 @@ class DayCompaction:
     bytes_after: int = 0
     vacuumed: int = 0
     busy: bool = False
+    damaged: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -163,9 +166,9 @@ def _compact_day(
         if not dry_run:
             _remove_temporaries(day_dir)
         live = live_part_files(day_dir)
-        rows = {name: pq.read_metadata(day_dir / name).num_rows for name in live}
+        rows, damaged = _row_counts(day_dir, live)
         merged = rows_copied = bytes_before = bytes_after = groups = 0
-        for group in _groups(live, rows, target_rows):
+        for group in _groups([n for n in live if n in rows], rows, target_rows):
             groups += 1
             merged += len(group)
             rows_copied += sum(rows[n] for n in group)
@@ -183,7 +186,20 @@ def _compact_day(
             bytes_before=bytes_before,
             bytes_after=bytes_after,
             vacuumed=vacuumed,
+            damaged=tuple(damaged),
         )
+
+
+def _row_counts(day_dir: Path, names: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Rows per part file from its footer, and the files whose footer is unreadable."""
+    rows: dict[str, int] = {}
+    damaged: list[str] = []
+    for name in names:
+        try:
+            rows[name] = pq.read_metadata(day_dir / name).num_rows
+        except (OSError, ValueError):  # ArrowInvalid is a ValueError
+            damaged.append(name)
+    return rows, damaged
 
 
 def _groups(names: list[str], rows: dict[str, int], target_rows: int) -> list[list[str]]:
