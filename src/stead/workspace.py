@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from stead.core.context import Context
-from stead.core.settings import SETTINGS_FILE, STATE_DIR, Settings, load_settings
+from stead.core.settings import (
+    SETTINGS_FILE,
+    STATE_DIR,
+    Settings,
+    load_settings,
+    unknown_variables,
+)
 
 if TYPE_CHECKING:
     from stead.data.service import DatasetService
@@ -155,7 +161,9 @@ class Workspace(Context):
         check_security_settings(settings)
         check_monitoring_settings(settings)
         check_retention_settings(settings)
-        return super().from_settings(settings, actor=actor)
+        workspace = super().from_settings(settings, actor=actor)
+        workspace.notices.extend(unknown_variables(os.environ, _settings_tables()))
+        return workspace
 
     @cached_property
     def monitors(self) -> MonitorService:
@@ -251,3 +259,35 @@ class Workspace(Context):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _settings_tables() -> dict[str, type | None]:
+    """Every table of stead.toml and its settings class (``None``: file-only)."""
+    from stead.core.settings import core_tables
+    from stead.features.settings import FeatureSettings
+    from stead.monitoring.settings import MonitoringSettings, PolicySettings, RetrainingSettings
+    from stead.monitoring.sinks import AlertSettings
+    from stead.registry.settings import ChecklistSettings, RegistrySettings
+    from stead.security.retention import RetentionSettings
+    from stead.security.settings import AuthSettings
+    from stead.serving.settings import ServingSettings
+    from stead.training.project import ProjectSettings
+    from stead.training.settings import TrainingSettings
+
+    return {
+        **core_tables(),
+        "project": ProjectSettings,
+        "features": FeatureSettings,
+        "training": TrainingSettings,
+        "registry": RegistrySettings,
+        "checklist": ChecklistSettings,
+        "serving": ServingSettings,
+        "monitoring": MonitoringSettings,
+        "policy": PolicySettings,
+        "retraining": RetrainingSettings,
+        "alerts": AlertSettings,
+        "auth": AuthSettings,
+        "retention": RetentionSettings,
+        "teams": None,
+        "kpis": None,
+    }

@@ -78,3 +78,20 @@ def test_a_lone_variable_configures_its_table_and_says_what_is_missing(
     message = caught.value.message
     assert "[training] (with STEAD_TRAINING_SEED from the environment)" in message
     assert "missing key 'snapshot'" in message
+
+
+def test_a_variable_that_names_no_setting_is_reported_when_the_workspace_opens(
+    ws_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STEAD_SERVING_MAX_RECORD", "5")  # the key is max_records
+    monkeypatch.setenv("STEAD_SERVING_LOG_MODE", "sync")  # a real (nested) setting
+    monkeypatch.setenv("STEAD_TEAMS_RISK", "alice")  # [teams] is file-only
+    monkeypatch.setenv("STEAD_ACTOR", "alice")  # not a setting at all
+    with Workspace.open(ws_dir) as ws:
+        notices = ws.notices
+    assert notices == [
+        "STEAD_SERVING_MAX_RECORD is ignored: it names no setting of [serving]; did you "
+        "mean STEAD_SERVING_MAX_RECORDS?",
+        "STEAD_TEAMS_RISK is ignored: [teams] is read from stead.toml only (its tables are "
+        "named by you, so a variable cannot spell them)",
+    ]

@@ -16,6 +16,7 @@ are read through :func:`stage_table`, so they honour the environment the same wa
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 import types
@@ -153,6 +154,13 @@ _TABLES: dict[str, type] = {
     for name, hint in typing.get_type_hints(Settings).items()
     if name not in {"root", "extra"}
 }
+
+
+def core_tables() -> dict[str, type]:
+    """The tables parsed here, by name, with their settings classes."""
+    return dict(_TABLES)
+
+
 # Tables owned by later stages: accepted and kept raw until their stage parses them.
 _PASS_THROUGH = {
     "project",
@@ -254,6 +262,57 @@ def with_env_overrides(
             type (naming the variable, its value and what is allowed).
     """
     return _with_env(cls, table, prefix, env, where=where, applied=[])
+
+
+def unknown_variables(env: Mapping[str, str], tables: Mapping[str, type | None]) -> list[str]:
+    """What each ``STEAD_<TABLE>_...`` variable that names no setting means to a user.
+
+    A misspelt override (``STEAD_TRAINING_SEEED``) would otherwise be ignored without a
+    word. ``tables`` maps every table name to its settings dataclass, or to ``None`` for a
+    table read from ``stead.toml`` only (``[teams]``, ``[kpis.NAME]``). Variables that
+    name no table (``STEAD_NOW``, ``STEAD_ACTOR``) are not settings and are left alone.
+
+    Returns:
+        One message per such variable, with the closest valid name when there is one.
+    """
+    messages = []
+    for name in sorted(env):
+        table = _table_of_variable(name, tables)
+        if table is None:
+            continue
+        cls = tables[table]
+        if cls is None:
+            messages.append(
+                f"{name} is ignored: [{table}] is read from stead.toml only (its tables are "
+                "named by you, so a variable cannot spell them)"
+            )
+            continue
+        valid = _variable_names(cls, f"STEAD_{table}".upper())
+        if name in valid:
+            continue
+        close = difflib.get_close_matches(name, sorted(valid), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        messages.append(f"{name} is ignored: it names no setting of [{table}]{hint}")
+    return messages
+
+
+def _table_of_variable(name: str, tables: Mapping[str, type | None]) -> str | None:
+    # The longest table name whose prefix the variable carries.
+    matches = [t for t in tables if name.startswith(f"STEAD_{t}_".upper())]
+    return max(matches, key=len) if matches else None
+
+
+def _variable_names(cls: type, prefix: str) -> set[str]:
+    names: set[str] = set()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        name = f"{prefix}_{f.name}".upper()
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            names |= _variable_names(hint, name)  # type: ignore[arg-type]
+        else:
+            names.add(name)
+    return names
 
 
 def _with_env(
