@@ -141,8 +141,8 @@ def _print_compaction(report: CompactionReport, *, as_json: bool) -> None:
             )
     if not rows:
         console.print(
-            f"nothing to compact: no closed day (before {report.closed_before}) has more "
-            "than one live file per group, and no merged file is due for deletion"
+            f"nothing to compact: no closed day (before {report.closed_before}) has small "
+            "files left to merge or merged files due for deletion"
         )
         return
     print_table(
