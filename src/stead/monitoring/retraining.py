@@ -42,20 +42,19 @@ from sqlalchemy import func, select
 
 from stead.core.errors import SteadError
 from stead.data.reader import read_table
-from stead.features.sources import importing
 from stead.monitoring.reading import PRIMARY, LogWindows
 from stead.monitoring.records import RetrainTrigger
 from stead.monitoring.retraining_lease import Lease, LeaseLost, TriggerLeases
 from stead.monitoring.retraining_spec import choose_spec, code_warning
 from stead.monitoring.settings import RetrainingSettings
 from stead.monitoring.signals.performance import ANSWERED
+from stead.registry.champion import score_version
 from stead.registry.settings import better, checklist_settings
 from stead.registry.version import ModelVersion
 from stead.serving.feedback import FeedbackService
 from stead.serving.log_format import INPUTS
 from stead.serving.outcome_tables import FeedbackRow
 from stead.serving.predictions import PredictionService
-from stead.training.evaluation import evaluate, predict
 
 if TYPE_CHECKING:
     from stead.core.context import Context
@@ -305,23 +304,16 @@ class Retrainer:
             )
             return facts
         for role, version in (("candidate", candidate), ("production", production)):
-            loaded = self._models.load(version.ref)
-            classes = np.asarray(version.output.get("classes") or [])
-            with importing(self._runs.sources(version.run_id), root=self._ctx.root):
-                predictions = predict(
-                    loaded.pipeline,
-                    rows[version.input_columns],
-                    task=version.task,  # type: ignore[arg-type]
-                    classes=classes,
-                )
-            value = evaluate(
-                rows[target].to_numpy(),
-                predictions,
-                task=version.task,  # type: ignore[arg-type]
-                metrics=[metric],
-                classes=classes,
-            )[metric]
-            facts[role] = value
+            facts[role] = score_version(
+                version,
+                self._models.load(version.ref).pipeline,
+                self._runs.sources(version.run_id),
+                rows,
+                target=target,
+                metric=metric,
+                classes=np.asarray(version.output.get("classes") or []),
+                root=self._ctx.root,
+            )
         if facts.get("candidate") is not None and facts.get("production") is not None:
             facts["advantage"] = better(metric, facts["candidate"], facts["production"])
         return facts

@@ -12,6 +12,7 @@ metric.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from stead.training.evaluation import evaluate, predict
 
 if TYPE_CHECKING:
     from stead.core.context import Context
+    from stead.features.sources import SourceBundle
     from stead.registry.loading import VersionLoader
     from stead.training.run import TrainingRun
     from stead.training.service import RunService
@@ -31,6 +33,35 @@ if TYPE_CHECKING:
 
 # Below this many shared unseen rows a metric comparison says more about noise than models.
 MIN_COMPARISON_ROWS = 50
+
+
+def score_version(
+    version: ModelVersion,
+    pipeline: Any,
+    sources: SourceBundle,
+    rows: pd.DataFrame,
+    *,
+    target: str,
+    metric: str,
+    classes: np.ndarray,
+    root: Path,
+) -> float | None:
+    """``metric`` of ``version`` (its loaded ``pipeline``, run with the feature code of
+    its run, ``sources``) on ``rows``; ``None`` when the metric cannot be computed there."""
+    with importing(sources, root=root):
+        predictions = predict(
+            pipeline,
+            rows[version.input_columns],
+            task=version.task,  # type: ignore[arg-type]
+            classes=classes,
+        )
+    return evaluate(
+        rows[target].to_numpy(),
+        predictions,
+        task=version.task,  # type: ignore[arg-type]
+        metrics=[metric],
+        classes=classes,
+    )[metric]
 
 
 class NotComparable(Exception):
@@ -125,21 +156,16 @@ def compare_with_champion(
     classes = np.asarray(champion_classes if champion_classes is not None else [])
 
     def score(version: ModelVersion) -> float:
-        loaded = loader.load(version)
-        with importing(loader.sources(version), root=ctx.root):
-            predictions = predict(
-                loaded.pipeline,
-                frame[version.input_columns],
-                task=version.task,  # type: ignore[arg-type]
-                classes=classes,
-            )
-        value = evaluate(
-            frame[target].to_numpy(),
-            predictions,
-            task=version.task,  # type: ignore[arg-type]
-            metrics=[metric],
+        value = score_version(
+            version,
+            loader.load(version).pipeline,
+            loader.sources(version),
+            frame,
+            target=target,
+            metric=metric,
             classes=classes,
-        )[metric]
+            root=ctx.root,
+        )
         if value is None:
             raise NotComparable(f"{metric} cannot be computed for {version.ref} on those rows")
         return float(value)
