@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stead.monitoring.windowing import EPOCH, Window, WindowSpec
-from stead.serving.log_format import EXPLANATION, TIMESTAMP
+from stead.serving.log_format import EXPLANATION, TIMESTAMP, logged_days
 from stead.serving.log_reader import read_prediction_table
 from stead.serving.record import check_endpoint
 
@@ -60,19 +60,7 @@ class LogWindows:
 
     def days(self) -> list[date]:
         """The UTC days that have log files (one directory listing)."""
-        root = self.directory / f"endpoint={self.endpoint}"
-        found = []
-        try:
-            entries = list(os.scandir(root))
-        except FileNotFoundError:
-            return []
-        for entry in entries:
-            if entry.name.startswith("date=") and entry.is_dir():
-                try:
-                    found.append(date.fromisoformat(entry.name[len("date=") :]))
-                except ValueError:
-                    continue
-        return sorted(found)
+        return [day for day, _ in logged_days(self.directory, self.endpoint)]
 
     def first_day(self) -> date | None:
         days = self.days()
