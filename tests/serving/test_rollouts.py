@@ -36,6 +36,14 @@ def wait_for_revision(client: Any, revision: int, timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
+def wait_for_shadows(client: Any) -> None:
+    """Shadows run off the response path: wait until every one started so far is done."""
+    deadline = time.monotonic() + 60  # a busy machine can be slow; done ends it early
+    while runtime_of(client).engine._tasks:
+        assert time.monotonic() < deadline, "shadow predictions still running after 60 s"
+        time.sleep(0.01)
+
+
 def test_the_canary_is_sticky_per_entity_and_takes_its_share(dep_dir: Path) -> None:
     with Workspace.open(dep_dir) as ws:
         ws.endpoints.deploy("credit", TREES)
@@ -71,6 +79,8 @@ def test_shadows_are_logged_beside_production_and_never_touch_the_answer(dep_dir
     with serving(dep_dir) as client:
         answers = [predict(client, [r]) for r in records[:30]]
         assert {a["model_version"] for a in answers} == {TREES}
+        # The first 30 shadows must have run on the working model before it breaks.
+        wait_for_shadows(client)
         # A shadow that fails: the answers are unchanged, the failure is logged.
         shadow = runtime_of(client).pool.get(LOGISTIC)
 
@@ -80,9 +90,7 @@ def test_shadows_are_logged_beside_production_and_never_touch_the_answer(dep_dir
         shadow.runner.predict = broken
         for record, first in zip(records[:30], answers, strict=True):
             assert predict(client, [record])["predictions"] == first["predictions"]
-        deadline = time.monotonic() + 60  # a busy machine can be slow; done ends it early
-        while runtime_of(client).engine._tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for_shadows(client)
         metrics = client.get("/metrics").text
     assert 'stead_shadow_predictions_total{endpoint="credit",version="credit@2"} 30.0' in metrics
     assert 'stead_shadow_errors_total{endpoint="credit",version="credit@2"} 30.0' in metrics
