@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-workspace
 
-.PHONY: demo test lint typecheck install install-dev clean
+# make check: the inner loop — lint, types and every test not marked slow.
+.PHONY: demo test check lint typecheck install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,9 @@ typecheck: $(VENV)/.installed-dev
 
 test: $(VENV)/.installed-dev lint typecheck
 	$(BIN)/python -m pytest -n 2 --durations=15
+
+check: $(VENV)/.installed-dev lint typecheck
+	$(BIN)/python -m pytest -n 2 -m "not slow" -q
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
