@@ -56,6 +56,7 @@ def loaded_by(*args: str, cwd: Path) -> set[str]:
     "args",
     [
         ["--help"],
+        ["--version"],
         ["data", "--help"],
         ["models", "--help"],
         ["endpoints", "--help"],
@@ -67,6 +68,14 @@ def loaded_by(*args: str, cwd: Path) -> set[str]:
 )
 def test_help_imports_no_stage_libraries(args: list[str], tmp_path: Path) -> None:
     assert loaded_by(*args, cwd=tmp_path) & set(HEAVY) == set()
+
+
+def test_version_names_the_installed_release(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    done = run_stead("--version", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"stead {version('stead')}"
 
 
 def test_importing_the_public_api_imports_no_stage_libraries(tmp_path: Path) -> None:

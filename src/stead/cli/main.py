@@ -25,12 +25,34 @@ from stead.core.errors import SteadError
 app = typer.Typer(
     rich_markup_mode=None,
     name="stead",
-    help="stead: versioned data, reproducible training, governed models, safe serving, "
-    "monitoring and retraining on evidence, all audited.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"stead {version('stead')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print stead's version and exit.",
+    ),
+) -> None:
+    """stead: versioned data, reproducible training, governed models, safe serving,
+    monitoring and retraining on evidence, all audited."""
+
+
 workspace.register(app)
 demo.register(app)
 training.register(app)
