@@ -58,6 +58,37 @@ def test_a_drill_rolls_back_and_forward_checking_both_and_records_the_evidence(
     assert "rollback drill on credit passed" in after["rollback_verified"].detail
 
 
+def test_a_drill_after_an_ended_canary_never_brings_the_canary_back(monitored_dir: Path) -> None:
+    ref = second_version(monitored_dir)
+    with Workspace.open(monitored_dir) as ws:
+        run = ws.runs.train(seed=9).run
+        canary = ws.models.register(run.id, name="credit").version.ref
+        ws.runs.reproduce(run.id)
+        ws.models.promote(canary, to="staging", reason="try it")
+        ws.endpoints.canary(ENDPOINT, canary, share=20, reason="try it")
+        ws.endpoints.end_canary(ENDPOINT, reason="it answered worse")
+        drill = ws.monitors.rollback_drill(ENDPOINT)
+        history = ws.endpoints.history(ENDPOINT)
+    assert drill.passed, drill.message
+    # Revision 3 (the canary) is the one just before; the drill skips it for credit@1.
+    assert [
+        (d.revision, d.restores, d.policy.production, d.policy.canary) for d in history[4:]
+    ] == [
+        (5, 1, "credit@1", None),
+        (6, 4, ref, None),
+    ]
+    assert drill.previous_serving.startswith("production credit@1,")
+    assert "canary" not in drill.previous_serving and "canary" not in drill.serving
+    assert "previous production (production credit@1" in drill.message
+
+
+def test_a_drill_needs_a_previous_production_version(mws: Workspace) -> None:
+    ref = mws.endpoints.get(ENDPOINT).policy.production
+    mws.endpoints.deploy(ENDPOINT, ref, reason="the same version again")
+    with pytest.raises(Conflict, match="no earlier revision of credit serves another"):
+        mws.monitors.rollback_drill(ENDPOINT)
+
+
 def test_a_drill_needs_a_previous_revision(mws: Workspace) -> None:
     with pytest.raises(Conflict, match="needs a previous one"):
         mws.monitors.rollback_drill(ENDPOINT)

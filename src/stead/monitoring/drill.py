@@ -1,5 +1,6 @@
-"""The rollback drill: roll an endpoint back to its previous revision and forward again,
-checking that both answer, so "rollback verified" on the checklist is a fact, not a hope.
+"""The rollback drill: roll an endpoint back to its previous production version and
+forward again, checking that both answer, so "rollback verified" on the checklist is a
+fact, not a hope.
 
 Without a server, each revision's production version is loaded (verified, as a server
 would) and asked to predict a sample of recent logged inputs. With ``url``, the running
@@ -36,6 +37,7 @@ SAMPLE_DAYS = 7
 if TYPE_CHECKING:
     from stead.core.context import Context
     from stead.registry.service import ModelRegistry
+    from stead.serving.deployment import Deployment
     from stead.serving.endpoints import EndpointService
     from stead.training.service import RunService
 
@@ -72,6 +74,8 @@ class RollbackDrill:
     production: str
     previous: str
     start_revision: int
+    serving: str
+    previous_serving: str
     revisions: list[int]
     checks: list[DrillCheck]
     via: str
@@ -88,7 +92,8 @@ class RollbackDrill:
         verdict = "passed" if self.passed else "FAILED"
         text = (
             f"rollback drill on {self.endpoint} {verdict}: revision {self.start_revision} "
-            f"({self.production}) → previous policy ({self.previous}) → back, as revisions "
+            f"({self.serving}) → previous production ({self.previous_serving}) → back, as "
+            "revisions "
             f"{', '.join(map(str, self.revisions)) or 'none'}; {self.sample} recent inputs "
             f"answered via {self.via}"
         )
@@ -105,6 +110,8 @@ class RollbackDrill:
             "production": self.production,
             "previous": self.previous,
             "start_revision": self.start_revision,
+            "serving": self.serving,
+            "previous_serving": self.previous_serving,
             "revisions": self.revisions,
             "via": self.via,
             "sample": self.sample,
@@ -147,13 +154,13 @@ class Driller:
         """
         current = self._endpoints.get(endpoint)
         start = current.revision
+        production = current.policy.production
         if start < 2:
             raise Conflict(
                 f"endpoint {endpoint} has a single revision; a rollback drill needs a "
                 "previous one to roll back to (deploy a second version first)"
             )
-        previous = self._endpoints.revision(endpoint, start - 1)
-        production = current.policy.production
+        previous = self._previous_production(endpoint, start, production)
         records = self._sample(endpoint, production, sample)
         via = url or "loaded models"
         checks: list[DrillCheck] = []
@@ -162,7 +169,9 @@ class Driller:
         why = f"rollback drill of revision {start}"
         rolled = False
         try:
-            back = self._endpoints.rollback(endpoint, reason=f"{why}: roll back")
+            back = self._endpoints.rollback(
+                endpoint, to=previous.revision, reason=f"{why}: roll back"
+            )
             rolled = True
             revisions.append(back.deployment.revision)
             checks.append(
@@ -207,6 +216,8 @@ class Driller:
             production=production,
             previous=previous.policy.production,
             start_revision=start,
+            serving=current.active.describe(),
+            previous_serving=previous.describe(),
             revisions=revisions,
             checks=checks,
             via=via,
@@ -221,6 +232,19 @@ class Driller:
             details={"endpoint": endpoint, "revisions": revisions, "via": via},
         )
         return replace(drill, evidence_id=evidence.id)
+
+    def _previous_production(self, endpoint: str, start: int, production: str) -> Deployment:
+        """The newest earlier revision whose production version differs from ``production``:
+        what a rollback in an emergency restores. The revision just before is not always
+        it: after a canary ended (or was rolled back), it would re-activate that canary."""
+        for deployment in reversed(self._endpoints.history(endpoint)[: start - 1]):
+            if deployment.policy.production != production:
+                return deployment
+        raise Conflict(
+            f"no earlier revision of {endpoint} serves another production version than "
+            f"{production}; a rollback drill needs one to roll back to (deploy a second "
+            "version first)"
+        )
 
     def _sample(self, endpoint: str, production: str, size: int) -> list[dict[str, Any]]:
         """The newest ``size`` logged inputs (from at most the last week with traffic),
