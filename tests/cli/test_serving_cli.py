@@ -73,3 +73,18 @@ def test_wrong_uses_are_refused_with_their_exit_codes(stead: Cli, dep_dir: Path)
     assert "'mallory' may not change endpoint credit" in err
     _, _, err = stead("serve", "--workers", "0", expect=UsageError.exit_code)
     assert "--workers" in err
+
+
+def test_show_warns_when_a_served_version_left_the_stage_its_role_needs(stead: Cli) -> None:
+    stead("deploy", "credit", TREES, "--reason", "first model")
+    _, out, _ = stead("endpoints", "show", "credit", "--json")
+    assert json.loads(out)["warnings"] == []
+    # Promoting another version of the model moves TREES out of production, but the
+    # endpoint still serves it.
+    stead("models", "promote", LOGISTIC, "--to", "production", "--reason", "better")
+    _, out, _ = stead("endpoints", "show", "credit", "--json")
+    [warning] = json.loads(out)["warnings"]
+    assert warning.startswith(f"{TREES} serves as production but is in ")
+    assert "deploy another version" in warning
+    _, out, _ = stead("endpoints", "show", "credit")
+    assert f"warning: {TREES} serves as production" in out

@@ -196,8 +196,9 @@ def show(
     """An endpoint's active revision: production, canary, shadows, fallback."""
     with open_workspace(workspace, as_json=as_json) as ws:
         endpoint = ws.endpoints.get(name)
+        warnings = ws.endpoints.stage_warnings(name)
     if as_json:
-        print_json(endpoint.to_dict())
+        print_json({**endpoint.to_dict(), "warnings": warnings})
         return
     d = endpoint.active
     p = d.policy
@@ -209,6 +210,8 @@ def show(
     rows.append(("fallback", str(d.fallback), "when the model fails or is too slow"))
     print_table(None, ["role", "serves", "traffic"], [[escape(c) for c in r] for r in rows])
     _say(_changed_by(d))
+    for warning in warnings:
+        say(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def _changed_by(d: Deployment) -> str:

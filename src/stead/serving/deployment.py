@@ -20,6 +20,14 @@ from typing import Any, Literal, get_args
 from stead.core.errors import UsageError
 from stead.serving.router import TrafficPolicy
 
+# Which stages may take which role on an endpoint (the gate's rule, and what
+# `stead endpoints show` checks a live policy against).
+STAGES_FOR: dict[str, tuple[str, ...]] = {
+    "production": ("production",),
+    "canary": ("staging", "production"),
+    "shadow": ("staging", "production"),
+}
+
 Action = Literal[
     "deploy",
     "canary",

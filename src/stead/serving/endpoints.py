@@ -24,6 +24,7 @@ from stead.core.errors import Conflict, NotFound, UsageError
 from stead.core.lazy import lazy_exports
 from stead.registry.version import ModelRef, ModelVersion
 from stead.serving.deployment import (
+    STAGES_FOR,
     Action,
     Deployment,
     DeployOutcome,
@@ -88,6 +89,30 @@ class EndpointService:
                     f"`stead deploy {name} NAME@N`"
                 )
             return self._entity(session, row)
+
+    def stage_warnings(self, name: str) -> builtins.list[str]:
+        """What ``name`` serves from a stage its role no longer allows: a version moved
+        (promoted, demoted, archived or retired) after it was deployed. The gate checks
+        stages only when traffic changes, so this is how a person finds out.
+
+        Raises:
+            NotFound: no such endpoint.
+        """
+        policy = self.get(name).policy
+        roles = [("production", policy.production)]
+        if policy.canary:
+            roles.append(("canary", policy.canary))
+        roles += [("shadow", s.version) for s in policy.shadows]
+        found = []
+        for role, ref in roles:
+            stage = self._models.get(ref).stage
+            if stage not in STAGES_FOR[role]:
+                allowed = " or ".join(STAGES_FOR[role])
+                found.append(
+                    f"{ref} serves as {role} but is in {stage} now (a {role} version must be "
+                    f"in {allowed}): deploy another version, or promote it back"
+                )
+        return found
 
     def history(self, name: str) -> builtins.list[Deployment]:
         """Every revision of ``name``, oldest first."""

@@ -22,6 +22,7 @@ from stead.registry.checklist import Checklist
 from stead.registry.version import ModelVersion
 from stead.security.access import AccessPolicy
 from stead.security.settings import teams
+from stead.serving.deployment import STAGES_FOR
 
 if TYPE_CHECKING:
     from stead.core.context import Context
@@ -29,13 +30,6 @@ if TYPE_CHECKING:
 
 # A version's checklist item statuses, and the blocking items an override passed.
 GateOutcome = tuple[dict[str, dict[str, str]], dict[str, list[str]]]
-
-# Which stages may take which role on an endpoint.
-STAGES_FOR: dict[str, tuple[str, ...]] = {
-    "production": ("production",),
-    "canary": ("staging", "production"),
-    "shadow": ("staging", "production"),
-}
 
 
 @dataclass(frozen=True)
