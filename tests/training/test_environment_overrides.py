@@ -95,3 +95,26 @@ def test_a_variable_that_names_no_setting_is_reported_when_the_workspace_opens(
         "STEAD_TEAMS_RISK is ignored: [teams] is read from stead.toml only (its tables are "
         "named by you, so a variable cannot spell them)",
     ]
+
+
+def test_a_table_variable_may_be_json_as_well_as_toml(
+    ws_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(ws_dir)
+    monkeypatch.setenv("STEAD_TRAINING_PARAMS", '{"max_iter": 50, "early_stopping": false}')
+    with Workspace.open(ws_dir) as ws:
+        training = stage_settings(ws.settings).training
+    assert training is not None
+    assert training.params == {"max_iter": 50, "early_stopping": False}
+
+
+def test_a_table_variable_that_is_neither_toml_nor_json_says_how_to_write_it(
+    ws_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(ws_dir)
+    monkeypatch.setenv("STEAD_TRAINING_PARAMS", "{max_iter: 50}")
+    with pytest.raises(SettingsError) as caught:
+        Workspace.open(ws_dir)
+    message = caught.value.message
+    assert message.startswith("STEAD_TRAINING_PARAMS='{max_iter: 50}' is neither a TOML value")
+    assert '{max_iter = 200} or {"max_iter": 200}' in message

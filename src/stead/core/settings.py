@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
 import tomllib
 import types
@@ -338,7 +339,7 @@ def _with_env(
             if sub:
                 result[f.name] = sub
         elif name in env:
-            value = _parse_env(env[name])
+            value = _parse_env(env[name], name=name)
             # Checked here so that a wrong type names the variable, not the file.
             _check(value, hint, where=name)
             result[f.name] = value
@@ -438,11 +439,22 @@ def stage_values(
     return values, where
 
 
-def _parse_env(text: str) -> Any:
+def _parse_env(text: str, *, name: str) -> Any:
+    """A variable's value as TOML (``{max_iter = 200}``, ``[1, 2]``, ``0.5``), or JSON
+    (``{"max_iter": 200}``) when it is not TOML; anything else is a plain string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+    except tomllib.TOMLDecodeError as toml_error:
+        if not text.lstrip().startswith(("{", "[")):
+            return text
+        try:
+            return json.loads(text)
+        except ValueError as json_error:
+            raise SettingsError(
+                f"{name}={text!r} is neither a TOML value ({toml_error}) nor JSON "
+                f"({json_error}); write a table as {{max_iter = 200}} or "
+                '{"max_iter": 200}, a list as [1, 2]'
+            ) from None
 
 
 def build_dataclass(cls: type, table: Mapping[str, Any], *, where: str) -> Any:
