@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,31 @@ def test_init_snapshot_and_verify_as_real_subprocesses(tmp_path: Path) -> None:
     assert run_stead("data", "snapshot", "credit", "../a.csv", cwd=sub).returncode == 0
     verify = run_stead("audit", "verify", "--json", cwd=sub)
     assert verify.returncode == 0 and json.loads(verify.stdout)["events_checked"] == 2
+
+
+def test_a_snapshot_by_the_installed_command_is_versioned_by_the_project_repository(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    assert run_stead("init", str(project), cwd=tmp_path).returncode == 0
+    small_frame().to_csv(project / "a.csv", index=False)
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "stead.toml", "a.csv"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "project"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    # The console script lives in the environment's bin directory, which here sits in
+    # another checkout: its frame must not decide the code version.
+    command = Path(sys.executable).parent / "stead"
+    done = subprocess.run(
+        [str(command), "data", "snapshot", "credit", "a.csv", "--json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    code = json.loads(done.stdout)["code_version"]
+    assert code["commit"] == head and Path(code["repo"]).resolve() == project.resolve()

@@ -10,8 +10,19 @@ from pathlib import Path
 from typing import Any
 
 _STEAD_DIR = Path(__file__).resolve().parents[1]
+# Where libraries and installed commands live: the `stead` console script sits in the
+# environment's bin directory, which may lie inside another project's checkout (a
+# virtualenv in stead's own clone), so its frame says nothing about the user's code.
 _LIBRARY_DIRS = tuple(
-    Path(p).resolve() for p in {sysconfig.get_path("stdlib"), sysconfig.get_path("purelib")} if p
+    Path(p).resolve()
+    for p in {
+        sysconfig.get_path("stdlib"),
+        sysconfig.get_path("platstdlib"),
+        sysconfig.get_path("purelib"),
+        sysconfig.get_path("platlib"),
+        sysconfig.get_path("scripts"),
+    }
+    if p
 )
 
 
@@ -55,11 +66,12 @@ def git_code_version(directory: Path) -> CodeVersion:
     return CodeVersion(commit=commit, dirty=bool(status), repo=git("rev-parse", "--show-toplevel"))
 
 
-def caller_directory() -> Path:
+def caller_directory(default: Path) -> Path:
     """The directory of the nearest calling file that is neither stead nor a library.
 
     A script calling ``ws.datasets.snapshot`` is versioned by its own repository; the
-    ``stead`` command (whose frames are all library code) by the current directory.
+    ``stead`` command (whose frames are all library code) by ``default``, the workspace's
+    directory: the user's project.
     """
     for frame in inspect.stack(context=0):
         path = Path(frame.filename)
@@ -71,4 +83,4 @@ def caller_directory() -> Path:
         if any(resolved.is_relative_to(lib) for lib in _LIBRARY_DIRS):
             continue
         return resolved.parent
-    return Path.cwd()
+    return default

@@ -87,7 +87,7 @@ class DatasetService:
         # The artifact is durable before any metadata names it: a crash in between leaves
         # an unreferenced blob, never a snapshot pointing at nothing.
         artifact = self._ctx.artifacts.put_bytes(buffer.getvalue())
-        code = git_code_version(caller_directory())
+        code = git_code_version(caller_directory(self._ctx.root))
         with self._ctx.store.change("dataset.snapshot", f"dataset:{name}") as change:
             session = change.session
             same = session.scalars(
