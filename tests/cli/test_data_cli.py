@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from ..conftest import Cli, run_stead
@@ -68,6 +69,30 @@ def test_diff_shows_distribution_change(cli: Cli, ws_dir: Path) -> None:
     _, out, _ = cli("data", "diff", "d@1", "d@2", "--json")
     changes = {c["column"]: c for c in json.loads(out)["distribution"]}
     assert changes["income"]["statistic"] == "psi" and changes["income"]["value"] > 1
+
+
+def test_diff_does_not_score_id_or_time_columns(cli: Cli, ws_dir: Path) -> None:
+    text = (ws_dir / "stead.toml").read_text()
+    (ws_dir / "stead.toml").write_text(
+        text.replace('# id = "customer_id"', 'id = "customer_id"').replace(
+            '# time = "applied_at"', 'time = "applied_at"'
+        )
+    )
+    days = pd.date_range("2026-01-01", periods=500, freq="h", tz="UTC")
+    small_frame(500, seed=1).assign(applied_at=days).to_csv(ws_dir / "a.csv", index=False)
+    # Next month: new customers, later times, the same incomes.
+    small_frame(500, seed=1).assign(
+        customer_id=lambda f: f["customer_id"] + 10_000, applied_at=days + pd.Timedelta(days=31)
+    ).to_csv(ws_dir / "b.csv", index=False)
+    cli("data", "snapshot", "d", str(ws_dir / "a.csv"))
+    cli("data", "snapshot", "d", str(ws_dir / "b.csv"))
+    _, out, _ = cli("data", "diff", "d@1", "d@2", "--json")
+    result = json.loads(out)
+    assert {c["column"] for c in result["distribution"]} & {"customer_id", "applied_at"} == set()
+    assert set(result["not_compared"]) == {"customer_id", "applied_at"}
+    assert all(c["value"] < 0.01 for c in result["distribution"] if c["column"] == "income")
+    _, out, _ = cli("data", "diff", "d@1", "d@2")
+    assert "not compared: customer_id, an id column" in out
 
 
 @pytest.mark.parametrize(

@@ -142,6 +142,8 @@ def diff(
             for c in sorted(result.distribution, key=lambda c: -c.value)
         ],
     )
+    for column, why in result.not_compared.items():
+        say(f"not compared: {column}, {why}")
 
 
 @app.command()

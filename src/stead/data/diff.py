@@ -11,6 +11,12 @@ from stead.data.distribution import cdf_at, js_distance, psi
 from stead.data.profile import ColumnProfile
 from stead.data.snapshot import DatasetSnapshot
 
+# Roles whose distribution change is not a finding, and what the diff says instead.
+UNCOMPARED_ROLES = {
+    "id": "an id column ([columns] id): new entities are expected",
+    "time": "the time column ([columns] time): later times are expected",
+}
+
 
 @dataclass(frozen=True)
 class ColumnChange:
@@ -33,6 +39,8 @@ class SnapshotDiff:
     type_changes: list[dict[str, str]] = field(default_factory=list)
     distribution: list[ColumnChange] = field(default_factory=list)
     rows: tuple[int, int] = (0, 0)
+    # Columns whose distribution is not compared, and why.
+    not_compared: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +51,7 @@ class SnapshotDiff:
             "removed": self.removed,
             "type_changes": self.type_changes,
             "distribution": [c.to_dict() for c in self.distribution],
+            "not_compared": self.not_compared,
         }
 
 
@@ -50,16 +59,23 @@ def diff_snapshots(a: DatasetSnapshot, b: DatasetSnapshot) -> SnapshotDiff:
     """Columns added and removed, kind changes and per-column distribution change.
 
     Numeric columns are compared by PSI on ``a``'s reference bins (``b``'s share per bin
-    is read off its quantile grid); categorical columns by Jensen–Shannon distance.
+    is read off its quantile grid); categorical columns by Jensen–Shannon distance. Id
+    and time columns are not: new entities and later times are what a new snapshot
+    holds, so their "drift" is always large and means nothing.
     """
     names_a, names_b = a.schema.names, b.schema.names
     common = [n for n in names_a if n in names_b]
     type_changes = []
     changes = []
+    skipped: dict[str, str] = {}
     for name in common:
         col_a, col_b = a.schema.column(name), b.schema.column(name)
         if col_a.kind != col_b.kind:
             type_changes.append({"column": name, "before": col_a.kind, "after": col_b.kind})
+            continue
+        role = next((r for r in UNCOMPARED_ROLES if r in col_a.roles + col_b.roles), None)
+        if role is not None:
+            skipped[name] = UNCOMPARED_ROLES[role]
             continue
         change = _distribution_change(a.profile.column(name), b.profile.column(name))
         if change is not None:
@@ -72,6 +88,7 @@ def diff_snapshots(a: DatasetSnapshot, b: DatasetSnapshot) -> SnapshotDiff:
         type_changes=type_changes,
         distribution=changes,
         rows=(a.rows, b.rows),
+        not_compared=skipped,
     )
 
 
