@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from stead.core.errors import NotFound
+from stead.core.ids import new_id
 from stead.serving.predictions import PredictionService
 from stead.serving.request_lineage import RequestLineage
 from stead.serving.request_lookup import INDEX_FILE, find_predictions, time_of_id
@@ -155,3 +156,23 @@ def test_a_batch_scored_row_traces_back_to_its_model_too(sws: Workspace, tmp_pat
     assert tree.kind == "prediction" and tree.facts["endpoint"] == "credit.batch"
     assert tree.facts["revision"] == "none (batch)"
     assert tree.children[0].id == sws.models.get(TREES).id
+
+
+def test_the_id_of_a_multi_record_request_finds_each_of_its_records(
+    sws: Workspace, served_dir: Path
+) -> None:
+    # A request of three records is logged as ID.0, ID.1, ID.2; the client holds ID.
+    request_id = new_id("req_")
+    log_predictions(
+        sws, TREES, credit_frame(3, seed=3), request_ids=[f"{request_id}.{i}" for i in range(3)]
+    )
+    # Another request whose id merely starts with the same characters is not part of it.
+    log_predictions(sws, TREES, credit_frame(1, seed=5), request_ids=[f"{request_id}0.0"])
+
+    tree = RequestLineage(sws)(request_id)
+    _, text, _ = Cli(served_dir)("lineage", request_id, "--brief")
+
+    assert tree.kind == "request" and tree.label == f"request {request_id} (3 predictions)"
+    assert [n.id for n in tree.children] == [f"{request_id}.{i}" for i in range(3)]
+    assert text.startswith(f"request {request_id} (3 predictions)")
+    assert RequestLineage(sws)(f"{request_id}.1").id == f"{request_id}.1"

@@ -5,8 +5,9 @@ A :class:`~stead.registry.lineage.LineageQuery` start: given a request id it fin
 logged prediction(s) (:mod:`stead.serving.request_lookup` keeps that from reading all of
 history) and puts a ``prediction`` node, with what the log recorded and any feedback,
 above the registry's tree of the model version that answered. A request answered by
-more than one version (a shadow copy, a fallback) gives a ``request`` node with one
-prediction node per answer.
+more than one version (a shadow copy, a fallback), or a request of several records
+looked up by the id its client got back, gives a ``request`` node with one prediction
+node per answer.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from stead.serving.feedback import FeedbackService
 from stead.serving.log_format import decode
 from stead.serving.predictions import PredictionService
 from stead.serving.record import PredictionRecord
-from stead.serving.request_lookup import find_predictions
+from stead.serving.request_lookup import find_request
 
 if TYPE_CHECKING:
     from stead.workspace import Workspace
@@ -37,8 +38,9 @@ class RequestLineage:
         self._trees: dict[str, LineageNode] = {}
 
     def records(self, request_id: str) -> list[PredictionRecord]:
-        """Every logged prediction of ``request_id``, in time order."""
-        table = find_predictions(self._predictions.directory, [request_id])
+        """Every logged prediction of ``request_id``, in time order: the request's own
+        record, or each record of a multi-record request (``ID.0``, ``ID.1``, ...)."""
+        table = find_request(self._predictions.directory, request_id)
         return decode(table) if table.num_rows else []
 
     def start(self, target: str) -> LineageNode | None:

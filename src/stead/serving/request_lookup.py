@@ -98,20 +98,50 @@ def find_predictions(
     wanted = set(request_ids)
     root = Path(directory)
     found: list[pa.Table] = []
-    seen_days: set[tuple[str, date]] = set()
-    days_by_endpoint = _days(root, endpoint)
-    for ep, day in _search_order(days_by_endpoint, wanted):
+    for ep, day in _search_order(_days(root, endpoint), wanted):
         if not wanted:
             break
-        if (ep, day) in seen_days:
-            continue
-        seen_days.add((ep, day))
-        day_dir = root / f"endpoint={ep}" / f"date={day.isoformat()}"
-        table = _rows_in_day(day_dir, day, wanted, columns)
+        ids = pa.array(sorted(wanted), pa.string())
+        table = _rows_in_day(root, ep, day, pc.field("request_id").isin(ids), columns)
         if table.num_rows:
-            table = table.append_column("endpoint", pa.repeat(pa.scalar(ep), table.num_rows))
             found.append(table)
             wanted -= set(table.column("request_id").to_pylist())
+    return _in_time_order(found)
+
+
+def find_request(
+    directory: str | os.PathLike[str],
+    request_id: str,
+    *,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
+    """The logged rows of one request, whichever id the client holds.
+
+    A request of one record is logged under its request id; a request of several is
+    logged as ``ID.0``, ``ID.1``, ... (the ids its answer lists), so the id the client
+    got back for the whole request finds all of its records. They are logged together,
+    so the search stops at the first day that has them.
+    """
+    exact = find_predictions(directory, [request_id], columns=columns)
+    if exact.num_rows:
+        return exact
+    # Every id that starts with "ID.": the sorted range ["ID.", "ID/") ("/" follows ".").
+    field = pc.field("request_id")
+    in_request = (field >= f"{request_id}.") & (field < f"{request_id}/")
+    root = Path(directory)
+    found: list[pa.Table] = []
+    day_found: date | None = None
+    for ep, day in _search_order(_days(root, None), {request_id}):
+        if day_found is not None and day != day_found:
+            break
+        table = _rows_in_day(root, ep, day, in_request, columns)
+        if table.num_rows:
+            found.append(table)
+            day_found = day
+    return _in_time_order(found)
+
+
+def _in_time_order(found: list[pa.Table]) -> pa.Table:
     if not found:
         return pa.table(
             {"request_id": pa.array([], pa.string()), "endpoint": pa.array([], pa.string())}
@@ -143,25 +173,24 @@ def _search_order(
             for candidate in (day, day + timedelta(days=1), day - timedelta(days=1)):
                 if candidate not in hinted:
                     hinted.append(candidate)
-    for day in hinted:
-        for endpoint, days in days_by_endpoint.items():
-            if day in days:
-                yield endpoint, day
+    first = [(ep, day) for day in hinted for ep, days in days_by_endpoint.items() if day in days]
     newest_first = sorted(
         ((endpoint, day) for endpoint, days in days_by_endpoint.items() for day in days),
         key=lambda pair: (pair[1], pair[0]),
         reverse=True,
     )
-    yield from newest_first
+    yield from dict.fromkeys([*first, *newest_first])
 
 
 def _rows_in_day(
-    day_dir: Path, day: date, wanted: set[str], columns: Sequence[str] | None
+    root: Path, endpoint: str, day: date, match: pc.Expression, columns: Sequence[str] | None
 ) -> pa.Table:
+    """The rows of one endpoint's day whose request id satisfies ``match``."""
+    day_dir = root / f"endpoint={endpoint}" / f"date={day.isoformat()}"
     files = live_part_files(day_dir)
     if not files:
         return pa.table({})
-    holders = _locate(day_dir, day, files, wanted)
+    holders = _locate(day_dir, day, files, match)
     if not holders:
         return pa.table({})
     hits = sorted({day_dir / name for name in holders})
@@ -172,30 +201,29 @@ def _rows_in_day(
     selected = None
     if columns is not None:
         selected = [c for c in dict.fromkeys(["request_id", *columns]) if c in schema.names]
-    return dataset.to_table(columns=selected, filter=ds.field("request_id").isin(sorted(wanted)))
+    table = dataset.to_table(columns=selected, filter=match)
+    return table.append_column("endpoint", pa.repeat(pa.scalar(endpoint), table.num_rows))
 
 
-def _locate(day_dir: Path, day: date, files: list[str], wanted: set[str]) -> set[str]:
-    """The part files of one day that hold any of ``wanted``."""
-    ids = pa.array(sorted(wanted), pa.string())
+def _locate(day_dir: Path, day: date, files: list[str], match: pc.Expression) -> set[str]:
+    """The part files of one day that hold a request id satisfying ``match``."""
     index_path = day_dir / INDEX_FILE
-    covered, holders = _search_index(index_path, ids)
+    covered, holders = _search_index(index_path, match)
     unindexed = [f for f in files if f not in covered]
     if not unindexed:
         return holders & set(files)
     if day < utcnow().date():
         # The day is over: index it once, so the next lookup reads one small file.
         table = _build_index(day_dir, files, index_path)
-        mask = pc.is_in(table.column("request_id"), value_set=ids)
-        return set(table.filter(mask).column("file").to_pylist())
+        return set(table.filter(match).column("file").to_pylist())
     scanned = ds.dataset([str(day_dir / f) for f in unindexed], format="parquet").to_table(
-        columns=["__filename"], filter=ds.field("request_id").isin(ids)
+        columns=["__filename"], filter=match
     )
     holders |= {Path(p).name for p in scanned.column("__filename").to_pylist()}
     return holders & set(files)
 
 
-def _search_index(path: Path, ids: pa.Array) -> tuple[set[str], set[str]]:
+def _search_index(path: Path, match: pc.Expression) -> tuple[set[str], set[str]]:
     try:
         parquet = pq.ParquetFile(path)
     except FileNotFoundError:
@@ -207,9 +235,7 @@ def _search_index(path: Path, ids: pa.Array) -> tuple[set[str], set[str]]:
     covered = set(metadata.get(_COVERED_KEY, b"").decode().split("\n")) - {""}
     # Sorted ids in small row groups: the statistics skip every group but the ones
     # whose id range holds a wanted id.
-    table = ds.dataset(str(path), format="parquet").to_table(
-        columns=["file"], filter=ds.field("request_id").isin(ids)
-    )
+    table = ds.dataset(str(path), format="parquet").to_table(columns=["file"], filter=match)
     return covered, set(table.column("file").to_pylist())
 
 
