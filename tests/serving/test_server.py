@@ -308,9 +308,17 @@ def test_explanations_per_record_when_asked(deployed: Path) -> None:
         if response.status_code == 501:
             pytest.skip("explanations are not in this build")
         assert response.status_code == 200, response.text
-        explanation = response.json()["predictions"][0]["explanation"]
+        [answer] = response.json()["predictions"]
+        explanation = answer["explanation"]
         assert set(explanation) == set(COLUMNS)
         assert all(isinstance(v, float) for v in explanation.values())
+        # The base value is given, so base + contributions = the explained output checks.
+        explained = answer["explained"]
+        total = answer["explanation_base"] + sum(explanation.values())
+        assert total == pytest.approx(explained["value"], abs=1e-9)
+        assert explained["output"] in {"log_odds", "probability", "decision", "value"}
+        assert explained["method"] in {"linear", "tree", "shapley", "permutation"}
+        assert explained["class"] == 1
 
 
 def test_feedback_joins_a_logged_prediction_by_request_id(deployed: Path) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stead.serving.edge import EdgeBatch
+    from stead.serving.explain import Explanation
     from stead.serving.served import ServedModel
 
 
@@ -60,7 +61,7 @@ class Part:
     failure: str | None = None  # why the routed version did not answer
     failed: ServedModel | None = None
     failed_role: str | None = None
-    explanations: list[dict[str, float]] | None = None
+    explanation: Explanation | None = None  # of the part's records, in ``positions`` order
 
 
 @dataclass
@@ -77,7 +78,8 @@ class Answer:
     shadows: tuple[str, ...]
     parts: list[Part]
     warnings: list[dict[str, Any]] = field(default_factory=list)
-    explanations: list[dict[str, float] | None] | None = None
+    # Per record, the part that answered it and its place there (``None``: not explained).
+    explanations: list[tuple[Explanation, int] | None] | None = None
     timestamp: Any = None
 
     @property
@@ -101,8 +103,10 @@ class Answer:
             if mixed:
                 item["model_version"] = self.versions[i]
                 item["fallback"] = self.fallback[i]
-            if self.explanations is not None:
-                item["explanation"] = self.explanations[i]
+            if self.explanations is not None and self.explanations[i] is not None:
+                explanation, j = self.explanations[i]  # type: ignore[misc]
+                item["explanation"] = explanation.contributions[j]
+                item.update(explanation.answer(j))
             predictions.append(item)
         body: dict[str, Any] = {
             "request_id": self.request.request_id,

@@ -26,7 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stead.core.clock import utcnow
 from stead.core.errors import NotFound, SteadError, UsageError
@@ -40,8 +40,11 @@ from stead.serving.served import ModelPool, ServedModel
 from stead.serving.settings import ServingSettings
 from stead.serving.watcher import DeploymentWatcher, LiveEndpoint
 
+if TYPE_CHECKING:
+    from stead.serving.explain import Explanation
+
 log = logging.getLogger("stead.serving")
-Explainer = Callable[[ServedModel, EdgeBatch], list[dict[str, float]]]
+ExplainBatch = Callable[[ServedModel, EdgeBatch], "Explanation"]
 
 
 class ServingEngine:
@@ -66,7 +69,7 @@ class ServingEngine:
         metrics: ServingMetrics,
         settings: ServingSettings,
         id_column: str | None,
-        explainer: Explainer | None = None,
+        explainer: ExplainBatch | None = None,
     ) -> None:
         self._watcher = watcher
         self._pool = pool
@@ -258,7 +261,7 @@ class ServingEngine:
         for part in parts:
             if part.role == "fallback":
                 continue
-            part.explanations = await asyncio.to_thread(self._explainer, part.served, part.batch)
+            part.explanation = await asyncio.to_thread(self._explainer, part.served, part.batch)
 
     def _assemble(
         self,
@@ -272,7 +275,7 @@ class ServingEngine:
         outputs: list[dict[str, Any]] = [{}] * rows
         versions = [""] * rows
         fallback = [False] * rows
-        explanations: list[dict[str, float] | None] | None = (
+        explanations: list[tuple[Explanation, int] | None] | None = (
             [None] * rows if request.explain else None
         )
         warnings: list[dict[str, Any]] = []
@@ -281,8 +284,8 @@ class ServingEngine:
                 outputs[i] = part.outputs[j]
                 versions[i] = part.ref
                 fallback[i] = part.role == "fallback"
-                if explanations is not None and part.explanations is not None:
-                    explanations[i] = part.explanations[j]
+                if explanations is not None and part.explanation is not None:
+                    explanations[i] = (part.explanation, j)
             warnings.extend(w.to_dict() for w in part.batch.warnings)
         rid = request.request_id
         ids = [rid] if rows == 1 else [f"{rid}.{i}" for i in range(rows)]
@@ -384,7 +387,9 @@ class ServingEngine:
                             part.failure,
                         )
                     )
-                explanation = part.explanations[j] if part.explanations is not None else None
+                explanation = (
+                    part.explanation.contributions[j] if part.explanation is not None else None
+                )
                 out.append(
                     self._record(
                         answer,

@@ -73,6 +73,19 @@ class Explanation:
     output: str
     classes: list[Any] | None
 
+    def answer(self, i: int) -> dict[str, Any]:
+        """What a prediction's answer says beside record ``i``'s contributions: the base
+        value, and the output that base value + contributions add up to."""
+        explained: dict[str, Any] = {
+            "value": self.outputs[i],
+            "output": self.output,
+            "method": self.method,
+        }
+        if self.classes is not None:
+            label = self.classes[i]
+            explained["class"] = label.item() if hasattr(label, "item") else label  # numpy
+        return {"explanation_base": self.base_values[i], "explained": explained}
+
 
 class Explainer:
     """Explains one loaded version; build once per version, call per request.

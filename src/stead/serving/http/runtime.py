@@ -14,7 +14,7 @@ import gc
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stead.core.settings import find_root, load_settings
 from stead.security.settings import auth_settings
@@ -29,6 +29,9 @@ from stead.serving.served import ModelPool, ServedModel
 from stead.serving.settings import serving_settings
 from stead.serving.watcher import DeploymentWatcher
 from stead.workspace import Workspace
+
+if TYPE_CHECKING:
+    from stead.serving.explain import Explanation
 
 log = logging.getLogger("stead.serving")
 # How long a version no revision needs stays open: requests that picked it just before
@@ -172,12 +175,11 @@ class ServingRuntime:
         if service is None:
             return None
 
-        def explain(served: ServedModel, batch: EdgeBatch) -> list[dict[str, float]]:
-            explainer = service.explainer(served.loaded)
-            contributions: list[dict[str, float]] = explainer.explain(
+        def explain(served: ServedModel, batch: EdgeBatch) -> Explanation:
+            explanation: Explanation = service.explainer(served.loaded).explain(
                 batch.frame(served.runner.columns)
-            ).contributions
-            return contributions
+            )
+            return explanation
 
         return explain
 
