@@ -12,7 +12,6 @@ shap or starlette. Annotations name the services through ``TYPE_CHECKING`` impor
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -41,63 +40,8 @@ if TYPE_CHECKING:
     from stead.serving.feedback import FeedbackService
     from stead.serving.predictions import PredictionService
     from stead.serving.scoring import ScoringService
+    from stead.starter import RoleProposal
     from stead.training.service import RunService
-
-DEFAULT_STORE_URL = "sqlite:///.stead/stead.db"
-DEFAULT_SETTINGS = """\
-# stead workspace settings. Every key can be overridden by an environment variable
-# named STEAD_<TABLE>_<KEY>, e.g. STEAD_STORE_URL.
-
-[workspace]
-name = "{name}"
-
-[store]
-# The metadata database. SQLite (WAL mode) is the embedded default; for more than one
-# machine use PostgreSQL: url = "postgresql+psycopg://user@host:5432/stead"
-url = "{DEFAULT_STORE_URL}"
-# Seconds a writer waits for another writer before giving up.
-lock_timeout = 30.0
-
-[artifacts]
-# Content-addressed artifacts: a local directory or any fsspec URL.
-url = ".stead/artifacts"
-
-[signing]
-# Ed25519 key that signs model manifests; keep it outside the workspace in production.
-key_path = ".stead/signing_key.pem"
-
-[columns]
-# Roles of columns in your data.
-# id = "customer_id"           # entity key: split contamination checks, sticky canaries
-# time = "applied_at"          # time-based splits and temporal leakage checks
-# target = "default"           # what the model predicts
-# pii = ["name", "email"]      # never a feature, never logged raw
-# post_prediction = []         # known only after prediction time: never a feature
-
-[teams]
-# Who belongs to which team; a model's owner is a team (or one identity).
-# risk = ["alice", "bob"]
-
-[auth]
-# Identities allowed to override gates and manage tokens.
-# admins = ["alice"]
-# Token checks on the HTTP server: "auto" = on unless it listens on loopback only.
-enabled = "auto"
-
-[data]
-# A text column with more distinct values than this is not treated as categorical.
-max_levels = 50
-# Quantile bins kept per numeric column as the drift reference.
-profile_bins = 20
-
-[validation]
-# Widen each column's reference range by this fraction of its span before flagging.
-range_tolerance = 0.0
-# Out-of-range rows up to this fraction are a warning, above it an error.
-max_out_of_range_rate = 0.01
-# Text values never seen in the reference: "error" refuses them, "warn" reports them.
-unseen_categories = "error"
-"""
 
 
 @dataclass(frozen=True)
@@ -105,6 +49,7 @@ class InitOutcome:
     root: Path
     created: bool
     message: str
+    proposal: RoleProposal | None = None
 
 
 class Workspace(Context):
@@ -215,13 +160,17 @@ class Workspace(Context):
         *,
         store_url: str | None = None,
         actor: str | None = None,
+        from_data: str | os.PathLike[str] | None = None,
     ) -> InitOutcome:
-        """Create a workspace at ``path``: ``stead.toml``, the store and artifact directory.
+        """Create a workspace at ``path``: a commented ``stead.toml``, a starter
+        ``features.py``, the store and artifact directory.
 
         Args:
             path: the workspace directory (created if missing).
             store_url: the metadata database; SQLite under ``.stead/`` by default.
             actor: who is acting (default ``STEAD_ACTOR`` or the OS user).
+            from_data: a CSV or Parquet file whose columns ``stead.toml`` and
+                ``features.py`` are drafted from (roles proposed, to be confirmed).
 
         Running it on an existing workspace changes nothing and says so.
         """
@@ -231,14 +180,22 @@ class Workspace(Context):
             # Validate and migrate if needed, so `init` on an old workspace is still useful.
             cls.open(root, actor=actor).close()
             return InitOutcome(root, False, f"{root} is already a stead workspace; nothing changed")
+        from stead.starter import FEATURES_FILE, features_text, propose_roles, settings_text
+
+        proposal = None
+        if from_data is not None:
+            from stead.data.reader import read_table
+
+            source = Path(from_data)
+            proposal = propose_roles(read_table(source, strict=False), source=source.name)
         root.mkdir(parents=True, exist_ok=True)
         state = root / STATE_DIR
         state.mkdir(exist_ok=True)
         (state / ".gitignore").write_text("*\n")
-        text = DEFAULT_SETTINGS.format(name=root.name, DEFAULT_STORE_URL=DEFAULT_STORE_URL)
-        if store_url:
-            text = text.replace(f'url = "{DEFAULT_STORE_URL}"', f"url = {json.dumps(store_url)}")
-        settings_file.write_text(text)
+        settings_file.write_text(settings_text(root.name, store_url=store_url, proposal=proposal))
+        features = root / FEATURES_FILE
+        if not features.exists():  # a project's own features.py is never overwritten
+            features.write_text(features_text(proposal))
         from stead.registry.signing import create_key
 
         workspace = cls.from_settings(load_settings(root), actor=actor)
@@ -252,7 +209,10 @@ class Workspace(Context):
                 )
         finally:
             workspace.close()
-        return InitOutcome(root, True, f"created stead workspace at {root}")
+        message = f"created stead workspace at {root}"
+        if proposal is not None:
+            message += "\n" + proposal.summary()
+        return InitOutcome(root, True, message, proposal)
 
     def __enter__(self) -> Workspace:
         return self
