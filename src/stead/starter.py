@@ -303,8 +303,8 @@ def _training_table(proposal: RoleProposal | None) -> str:
 
 _SETTINGS = """\
 # stead workspace settings. Every key can be overridden by an environment variable
-# named STEAD_<TABLE>_<KEY>, e.g. STEAD_STORE_URL. Tables written as comments are the
-# ones to fill in: uncomment them when you have the values.
+# named STEAD_<TABLE>_<KEY>, e.g. STEAD_STORE_URL. Tables written as comments take their
+# defaults (or are not configured yet): uncomment one to set it.
 
 [workspace]
 name = {name}
@@ -356,16 +356,16 @@ unseen_categories = "error"
 
 {training}
 
-[monitoring]
-# The window each monitoring run reads from the prediction log.
-window = "1d"
+# [monitoring]
+# The window each monitoring run reads from the prediction log (default "1d").
+# window = "1d"
 # Features to watch; empty: every input of the production version.
-features = []
+# features = []
 
-[alerts]
+# [alerts]
 # Where alerts go: "stdout", "log", {{ type = "file", path = "alerts.jsonl" }} or a
 # webhook, e.g. {{ type = "webhook", url = "https://hooks.example.com/stead" }}.
-sinks = []
+# sinks = ["stdout"]
 """
 
 _FEATURES = '''\
