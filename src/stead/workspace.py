@@ -66,6 +66,12 @@ url = ".stead/artifacts"
 # Ed25519 key that signs model manifests; keep it outside the workspace in production.
 key_path = ".stead/signing_key.pem"
 
+[audit]
+# HMAC key that signs the audit trail's head; keep it off the database's host in production.
+key_path = ".stead/audit.key"
+# An append-only JSON-lines copy of every audit event, outside the database (optional).
+# export = "/var/log/stead/audit.jsonl"
+
 [columns]
 # Roles of columns in your data.
 # id = "customer_id"           # entity key: split contamination checks, sticky canaries
@@ -239,6 +245,7 @@ class Workspace(Context):
         if store_url:
             text = text.replace(f'url = "{DEFAULT_STORE_URL}"', f"url = {json.dumps(store_url)}")
         settings_file.write_text(text)
+        from stead.core.audit_signing import create_key as create_audit_key
         from stead.registry.signing import create_key
 
         workspace = cls.from_settings(load_settings(root), actor=actor)
@@ -246,6 +253,9 @@ class Workspace(Context):
             workspace.artifacts.fs.makedirs(workspace.artifacts.root, exist_ok=True)
             # The key that signs model manifests; 0600, never overwritten.
             create_key(workspace.settings.resolve_path(workspace.settings.signing.key_path))
+            # The key that signs the audit trail's head: 0600, never overwritten.
+            if workspace.store.audit.key_path is not None:
+                create_audit_key(workspace.store.audit.key_path)
             with workspace.store.change("workspace.create", f"workspace:{root.name}") as change:
                 change.details.update(
                     {"root": str(root), "store": workspace.settings.store_url.split("?")[0]}
@@ -263,6 +273,7 @@ class Workspace(Context):
 
 def _settings_tables() -> dict[str, type | None]:
     """Every table of stead.toml and its settings class (``None``: file-only)."""
+    from stead.core.audit_settings import AuditSettings
     from stead.core.settings import core_tables
     from stead.features.settings import FeatureSettings
     from stead.monitoring.settings import MonitoringSettings, PolicySettings, RetrainingSettings
@@ -276,6 +287,7 @@ def _settings_tables() -> dict[str, type | None]:
 
     return {
         **core_tables(),
+        "audit": AuditSettings,
         "project": ProjectSettings,
         "features": FeatureSettings,
         "training": TrainingSettings,
