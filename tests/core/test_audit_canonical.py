@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from stead.core.audit_canonical import canonical_value
 from stead.core.errors import IntegrityError, UsageError
@@ -135,10 +136,12 @@ def test_a_signed_trail_refuses_changes_without_its_key(ws_dir: Path, tmp_path: 
     key = ws_dir / ".stead" / "audit.key"
     saved = key.read_bytes()
     key.unlink()
-    with Workspace.open(ws_dir) as ws, pytest.raises(IntegrityError, match="key .* is missing"):
-        ws.datasets.snapshot  # noqa: B018  (opening needs no key)
-        with ws.store.change("test.event", "x:1"):
-            pass
+    with (
+        Workspace.open(ws_dir) as ws,  # opening and reading need no key
+        pytest.raises(IntegrityError, match=r"the audit key .* is missing on this machine"),
+        ws.store.change("test.event", "x:1"),
+    ):
+        pass
     other = tmp_path / "other.key"
     other.write_text("ab" * 32)
     other.chmod(0o600)
@@ -161,8 +164,6 @@ def test_a_trail_from_before_signing_is_signed_by_its_next_change(ws_dir: Path) 
     (ws_dir / ".stead" / "audit.key").unlink()
     with Workspace.open(ws_dir) as ws:
         with ws.store.engine.begin() as conn:
-            from sqlalchemy import text
-
             conn.execute(text("DELETE FROM workspace_meta WHERE key = 'audit_checkpoint'"))
         before = ws.audit.verify()
         assert before.ok and "never signed" in before.notes[0]

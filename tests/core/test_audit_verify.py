@@ -111,7 +111,7 @@ def test_an_inserted_event_is_named_and_the_shifted_ones_too(chained: Workspace)
     kinds = _kinds(chained)
     assert kinds.pop(3) == {"inserted"}
     assert kinds.pop(7) == {"reordered", "inserted"}  # the old #6, now past the head
-    assert kinds.pop(6) == {"reordered", "rechained"}  # not the event the checkpoint signed
+    assert kinds.pop(6) == {"reordered"}  # and the checkpoint's event is not at #6 any more
     assert kinds == {4: {"reordered"}, 5: {"reordered"}}
 
 

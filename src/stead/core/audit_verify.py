@@ -137,6 +137,8 @@ def verify_trail(
     problems.extend(_checkpoint_problems(entries, checkpoint, audit, notes))
     if wanted_head is not None:
         problems.extend(_expected_head_problems(entries, wanted_head, notes))
+    # One finding per event, kind and layer (a gap is seen both as a gap and by a link).
+    problems = list({(p.seq, p.kind, p.layer): p for p in reversed(problems)}.values())[::-1]
     problems.sort(key=lambda p: (p.seq if p.seq is not None else 1 << 62, p.layer))
     last = entries[-1] if entries else None
     return AuditVerification(
@@ -284,7 +286,8 @@ def _head_problems(entries: list[_Entry], head: dict[str, Any] | None) -> list[A
                 f"{_span(head_seq + 1, last_seq)} added after the recorded head #{head_seq}",
             )
         ]
-    if entries and entries[-1].hash != head_hash:
+    if entries and all(e.hash != head_hash for e in entries):
+        # (A head event that was only moved is reported as moved.)
         return [_chain(last_seq, "edited", f"event #{last_seq} is not the recorded head")]
     return []
 
@@ -349,6 +352,16 @@ def _checkpoint_problems(
                 checkpoint.seq,
                 "deleted",
                 f"event #{checkpoint.seq} was signed by {where} but is no longer in the trail",
+            )
+        )
+    elif signed.hash != checkpoint.hash and (
+        moved := next((e for e in entries if e.hash == checkpoint.hash), None)
+    ):
+        problems.append(
+            _signed(
+                checkpoint.seq,
+                "reordered",
+                f"the event signed as #{checkpoint.seq} by {where} is now #{moved.seq}",
             )
         )
     elif signed.hash != checkpoint.hash:
