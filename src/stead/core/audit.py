@@ -377,7 +377,7 @@ class AuditTrail:
             head = session.get(WorkspaceMetaRow, HEAD_KEY)
             stored = session.get(WorkspaceMetaRow, CHECKPOINT_KEY)
             checkpoint = Checkpoint.from_dict(stored.value) if stored else None
-        value = dict(head.value) if head else {"seq": 0, "hash": GENESIS_HASH}
+        value: dict[str, Any] = dict(head.value) if head else {"seq": 0, "hash": GENESIS_HASH}
         return {
             "seq": int(value["seq"]),
             "hash": str(value["hash"]),
