@@ -324,6 +324,12 @@ url = ".stead/artifacts"
 # Ed25519 key that signs model manifests; keep it outside the workspace in production.
 key_path = ".stead/signing_key.pem"
 
+[audit]
+# HMAC key that signs the audit trail's head; keep it off the database's host in production.
+key_path = ".stead/audit.key"
+# An append-only JSON-lines copy of every audit event, outside the database (optional).
+# export = "/var/log/stead/audit.jsonl"
+
 {columns}
 
 [teams]

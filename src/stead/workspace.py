@@ -196,6 +196,7 @@ class Workspace(Context):
         features = root / FEATURES_FILE
         if not features.exists():  # a project's own features.py is never overwritten
             features.write_text(features_text(proposal))
+        from stead.core.audit_signing import create_key as create_audit_key
         from stead.registry.signing import create_key
 
         workspace = cls.from_settings(load_settings(root), actor=actor)
@@ -203,6 +204,9 @@ class Workspace(Context):
             workspace.artifacts.fs.makedirs(workspace.artifacts.root, exist_ok=True)
             # The key that signs model manifests; 0600, never overwritten.
             create_key(workspace.settings.resolve_path(workspace.settings.signing.key_path))
+            # The key that signs the audit trail's head: 0600, never overwritten.
+            if workspace.store.audit.key_path is not None:
+                create_audit_key(workspace.store.audit.key_path)
             with workspace.store.change("workspace.create", f"workspace:{root.name}") as change:
                 change.details.update(
                     {"root": str(root), "store": workspace.settings.store_url.split("?")[0]}
@@ -223,6 +227,7 @@ class Workspace(Context):
 
 def _settings_tables() -> dict[str, type | None]:
     """Every table of stead.toml and its settings class (``None``: file-only)."""
+    from stead.core.audit_settings import AuditSettings
     from stead.core.settings import core_tables
     from stead.features.settings import FeatureSettings
     from stead.monitoring.settings import MonitoringSettings, PolicySettings, RetrainingSettings
@@ -236,6 +241,7 @@ def _settings_tables() -> dict[str, type | None]:
 
     return {
         **core_tables(),
+        "audit": AuditSettings,
         "project": ProjectSettings,
         "features": FeatureSettings,
         "training": TrainingSettings,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, print_json, print_table, say
 from stead.cli.session import guarded, open_workspace
@@ -65,16 +66,78 @@ def _short(text: str, width: int = 60) -> str:
 
 
 @app.command()
-def verify(as_json: bool = JSON_OPTION, workspace: Path | None = WORKSPACE_OPTION) -> None:
-    """Walk the hash chain; exits non-zero and names the first bad event if it was altered."""
+def verify(
+    expect_head: str | None = typer.Option(
+        None,
+        "--expect-head",
+        metavar="HASH",
+        help="A head hash kept outside the store (from `stead audit head`); it must still "
+        "be in the chain.",
+    ),
+    against: Path | None = typer.Option(
+        None,
+        "--against",
+        metavar="FILE",
+        help="An export file ([audit] export) to compare every event with.",
+    ),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Check the chain, its signed checkpoint and what you kept elsewhere.
+
+    Reports every broken event and what is wrong with it (edited, deleted, inserted,
+    reordered, re-chained); exits non-zero when anything is.
+    """
     with open_workspace(workspace, as_json=as_json) as ws:
-        result = ws.audit.verify()
+        result = ws.audit.verify(expect_head=expect_head, against=against)
     if as_json:
         print_json(result.to_dict())
-    if result.ok:
-        if not as_json:
-            say(f"audit trail intact: {result.events_checked} events, head {result.head_hash[:16]}")
-        return
+    elif result.ok:
+        signed = result.checkpoint
+        how = f", signed at #{signed['seq']} by key {signed['key_id']}" if signed else ""
+        say(
+            f"audit trail intact: {result.events_checked} events, head {result.head_hash[:16]}{how}"
+        )
+    else:
+        count = len(result.problems)
+        say(f"[bold red]audit trail broken[/]: {count} problem{'s' if count != 1 else ''}")
+        for problem in result.problems:
+            where = f"#{problem.seq}" if problem.seq is not None else "trail"
+            say(f"  {where:>6}  {problem.kind:<9} ({problem.layer}) {escape(problem.message)}")
     if not as_json:
-        say(f"[bold red]audit trail broken[/] at event #{result.first_bad_seq}: {result.problem}")
-    raise typer.Exit(IntegrityError.exit_code)
+        for note in result.notes:
+            say(f"  note: {escape(note)}")
+    if not result.ok:
+        raise typer.Exit(IntegrityError.exit_code)
+
+
+@app.command()
+def head(as_json: bool = JSON_OPTION, workspace: Path | None = WORKSPACE_OPTION) -> None:
+    """Print the chain head; keep it outside the store and check it with --expect-head."""
+    with open_workspace(workspace, as_json=as_json) as ws:
+        value = ws.audit.head()
+    if as_json:
+        print_json(value)
+        return
+    typer.echo(value["hash"])
+    say(f"event #{value['seq']}; check later with `stead audit verify --expect-head HASH`")
+
+
+@app.command()
+def checkpoint(
+    reason: str = typer.Option(..., help="Why the trail is re-signed as it stands (audited)."),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Sign the current head now, vouching for every event in it (admins only).
+
+    Needed once for a trail whose checkpoint no longer holds, after `stead audit verify`
+    showed what changed: changes are refused until then.
+    """
+    with open_workspace(workspace, as_json=as_json) as ws, guarded(as_json=as_json):
+        ws.access.require_admin(ws.actor, action="re-sign the audit trail")
+        event = ws.audit.checkpoint(reason=reason)
+    if as_json:
+        print_json(event.to_dict())
+        return
+    say(f"signed the audit trail at event #{event.seq} (audit.checkpoint)")

@@ -2,29 +2,52 @@
 
 Each event's hash covers its sequence number, time, actor, action, subject, details,
 reason and the previous event's hash, so editing, deleting, inserting or reordering any
-event breaks the chain at that point. The chain head (last sequence and hash) is also kept
-in ``workspace_meta`` in the same transaction, so cutting events off the end is caught too.
-Events are only ever appended by :meth:`MetadataStore.change`, inside the transaction that
-makes the change they describe.
+event breaks the chain at that point. Every field is first canonicalised to what the store
+gives back (:mod:`stead.core.audit_canonical`), so the hash is over exactly what is stored.
+The chain head (last sequence and hash) is kept in ``workspace_meta`` in the same
+transaction, so cutting events off the end is caught too, and the head is signed with a
+key the database does not hold (:mod:`stead.core.audit_signing`), so re-chaining is
+caught as well. Events are only ever appended by :meth:`MetadataStore.change` (through
+:class:`AuditLog`), inside the transaction that makes the change they describe.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import JSON, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from stead.core.audit_canonical import canonical_event
+from stead.core.audit_signing import (
+    AuditKey,
+    Checkpoint,
+    create_key,
+    load_key,
+    missing_key_error,
+    wrong_key_error,
+)
 from stead.core.db import Base, UTCDateTime, entity_from_row
+from stead.core.errors import IntegrityError
+
+if TYPE_CHECKING:
+    from stead.core.audit_verify import AuditVerification
 
 GENESIS_HASH = "0" * 64
 HEAD_KEY = "audit_head"
+CHECKPOINT_KEY = "audit_checkpoint"
+# Where a write session keeps the events it appended, for the checkpoint and the export.
+_APPENDED = "stead.audit.appended"
+log = logging.getLogger("stead")
 
 
 class AuditEventRow(Base):
@@ -71,7 +94,7 @@ class AuditEvent:
         return {
             "seq": self.seq,
             "id": self.id,
-            "ts": self.ts.isoformat(),
+            "ts": self.ts.isoformat(timespec="microseconds"),
             "actor": self.actor,
             "action": self.action,
             "subject": self.subject,
@@ -79,27 +102,6 @@ class AuditEvent:
             "reason": self.reason,
             "prev_hash": self.prev_hash,
             "hash": self.hash,
-        }
-
-
-@dataclass(frozen=True)
-class AuditVerification:
-    """The outcome of walking the chain: ``ok``, or the first bad event and why."""
-
-    ok: bool
-    events_checked: int
-    first_bad_seq: int | None = None
-    problem: str | None = None
-    head_hash: str = GENESIS_HASH
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "events_checked": self.events_checked,
-            "first_bad_seq": self.first_bad_seq,
-            "problem": self.problem,
-            "head_hash": self.head_hash,
         }
 
 
@@ -114,6 +116,7 @@ def event_hash(
     reason: str | None,
     prev_hash: str,
 ) -> str:
+    """SHA-256 of the event's canonical JSON (sorted keys, no spaces, ASCII escapes)."""
     body = {
         "seq": seq,
         "ts": ts.isoformat(timespec="microseconds"),
@@ -128,41 +131,62 @@ def event_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def row_hash(row: AuditEventRow, *, seq: int | None = None) -> str:
+    """The hash ``row`` should carry, from its stored fields (at ``seq`` if given)."""
+    return event_hash(
+        seq=row.seq if seq is None else seq,
+        ts=row.ts,
+        actor=row.actor,
+        action=row.action,
+        subject=row.subject,
+        details=dict(row.details or {}),
+        reason=row.reason,
+        prev_hash=row.prev_hash,
+    )
+
+
 def append_event(
     session: Session,
     *,
     event_id: str,
     ts: datetime,
-    actor: str,
-    action: str,
-    subject: str,
-    details: dict[str, Any],
-    reason: str | None,
+    actor: object,
+    action: object,
+    subject: object,
+    details: dict[str, Any] | None,
+    reason: object,
 ) -> AuditEvent:
-    """Append one event. The caller holds the store's write lock (see ``change``)."""
+    """Append one event. The caller holds the store's write lock (see ``change``).
+
+    Every field is canonicalised first, so the hash is over exactly what is stored.
+
+    Raises:
+        UsageError: a field cannot be stored (empty, or longer than its column).
+    """
+    event = canonical_event(
+        ts=ts, actor=actor, action=action, subject=subject, details=details, reason=reason
+    )
     head = session.get(WorkspaceMetaRow, HEAD_KEY)
     seq, prev = (head.value["seq"], head.value["hash"]) if head else (0, GENESIS_HASH)
-    # Round-trip details through JSON so the hash is computed on what is stored.
-    stored = json.loads(json.dumps(details, sort_keys=True, default=str))
     digest = event_hash(
         seq=seq + 1,
-        ts=ts,
-        actor=actor,
-        action=action,
-        subject=subject,
-        details=stored,
-        reason=reason,
+        ts=event.ts,
+        actor=event.actor,
+        action=event.action,
+        subject=event.subject,
+        details=event.details,
+        reason=event.reason,
         prev_hash=prev,
     )
     row = AuditEventRow(
         seq=seq + 1,
         id=event_id,
-        ts=ts,
-        actor=actor,
-        action=action,
-        subject=subject,
-        details=stored,
-        reason=reason,
+        ts=event.ts,
+        actor=event.actor,
+        action=event.action,
+        subject=event.subject,
+        details=event.details,
+        reason=event.reason,
         prev_hash=prev,
         hash=digest,
     )
@@ -173,7 +197,131 @@ def append_event(
     else:
         head.value = new_head
     session.flush()
-    return row.to_entity()
+    entity = row.to_entity()
+    session.info.setdefault(_APPENDED, []).append(entity)
+    return entity
+
+
+class AuditLog:
+    """Seals each change's events: signs the head and copies events to the export.
+
+    Args:
+        key_path: the checkpoint key file; ``None`` leaves the trail unsigned.
+        checkpoint_every: sign the head once this many events have been appended since
+            the last checkpoint (1: at every change).
+        export_path: an append-only JSON-lines file that receives every committed event.
+    """
+
+    def __init__(
+        self,
+        *,
+        key_path: Path | None = None,
+        checkpoint_every: int = 1,
+        export_path: Path | None = None,
+    ) -> None:
+        self.key_path = key_path
+        self.checkpoint_every = checkpoint_every
+        self.export_path = export_path
+        self._key: AuditKey | None = None
+
+    def key(self) -> AuditKey | None:
+        """This machine's audit key (read once), or ``None`` when its file is missing."""
+        if self._key is None and self.key_path is not None:
+            self._key = load_key(self.key_path)
+        return self._key
+
+    def seal(self, session: Session, *, resign: bool = False) -> None:
+        """Sign the new head when a checkpoint is due; called just before commit.
+
+        The previous checkpoint must still hold (its signature verifies and the event it
+        signed is unchanged), or signing now would vouch for a rewritten trail.
+
+        Raises:
+            IntegrityError: the key is missing or not the one the trail is signed with, or
+                the trail was rewritten since the last checkpoint (unless ``resign``).
+        """
+        if self.key_path is None:
+            return
+        head = session.get(WorkspaceMetaRow, HEAD_KEY)
+        if head is None:
+            return
+        stored = session.get(WorkspaceMetaRow, CHECKPOINT_KEY)
+        checkpoint = Checkpoint.from_dict(stored.value) if stored else None
+        head_seq = int(head.value["seq"])
+        appended = session.info.get(_APPENDED, [])
+        signed_seq = checkpoint.seq if checkpoint else 0
+        unsigned = (appended[0].seq if appended else head_seq + 1) - 1 - signed_seq
+        key = self.key()
+        if key is None:
+            if checkpoint is not None and not resign:
+                raise missing_key_error(self.key_path, checkpoint.key_id)
+            # No key and no checkpoint: a trail from before signing. Sign it from now on.
+            create_key(self.key_path)
+            key = self.key()
+            assert key is not None
+        elif resign:
+            pass
+        elif checkpoint is not None:
+            self._check_previous(session, key, checkpoint)
+        elif unsigned > 0:
+            # The key exists, so whoever made it signed the trail: the checkpoint was removed.
+            raise _refused(f"the audit trail has {unsigned} events but no signed checkpoint")
+        if not resign and checkpoint is not None and unsigned >= self.checkpoint_every:
+            raise _refused(
+                f"the audit trail has events #{signed_seq + 1} to #{signed_seq + unsigned} "
+                f"after its last signed checkpoint (#{signed_seq}) that stead did not sign: "
+                "they were appended without the audit key"
+            )
+        due = checkpoint is None or resign or head_seq - checkpoint.seq >= self.checkpoint_every
+        if not due:
+            return
+        signed = key.sign(head_seq, str(head.value["hash"])).to_dict()
+        if stored is None:
+            session.add(WorkspaceMetaRow(key=CHECKPOINT_KEY, value=signed))
+        else:
+            stored.value = signed
+        session.flush()
+
+    def _check_previous(self, session: Session, key: AuditKey, checkpoint: Checkpoint) -> None:
+        if checkpoint.key_id != key.key_id:
+            raise wrong_key_error(key, checkpoint.key_id)
+        row = session.get(AuditEventRow, checkpoint.seq)
+        if not key.signed(checkpoint) or row is None or row.hash != checkpoint.hash:
+            raise _refused(
+                f"the audit trail no longer matches its signed checkpoint at event "
+                f"#{checkpoint.seq}: it was rewritten by someone without the audit key"
+            )
+
+    def export(self, session: Session) -> None:
+        """Append the committed events of ``session`` to the export file (if any)."""
+        events: list[AuditEvent] = session.info.pop(_APPENDED, [])
+        if self.export_path is None or not events:
+            return
+        lines = "".join(
+            json.dumps(e.to_dict(), sort_keys=True, separators=(",", ":")) + "\n" for e in events
+        )
+        try:
+            self.export_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.export_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, lines.encode())  # one write: whole lines, even across processes
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            # The change is committed; `stead audit verify --against` will name the gap.
+            log.exception("could not append audit events to the export %s", self.export_path)
+
+    def discard(self, session: Session) -> None:
+        session.info.pop(_APPENDED, None)
+
+
+def _refused(problem: str) -> IntegrityError:
+    return IntegrityError(
+        f"{problem}. Signing now would vouch for it, so changes are refused: run `stead "
+        "audit verify` to see what changed, then an admin re-signs the trail with `stead "
+        "audit checkpoint --reason ...`"
+    )
 
 
 def iter_events(session: Session, *, batch: int = 2000) -> Iterator[AuditEventRow]:
@@ -191,66 +339,10 @@ def iter_events(session: Session, *, batch: int = 2000) -> Iterator[AuditEventRo
         last = rows[-1].seq
 
 
-def verify_chain(session: Session) -> AuditVerification:
-    """Walk every event in order and report the first one that breaks the chain."""
-    prev = GENESIS_HASH
-    expected_seq = 1
-    checked = 0
-    for row in iter_events(session):
-        if row.seq != expected_seq:
-            missing = "deleted" if row.seq > expected_seq else "duplicated"
-            return AuditVerification(
-                ok=False,
-                events_checked=checked,
-                first_bad_seq=expected_seq,
-                problem=f"event #{expected_seq} is missing ({missing}); next stored is #{row.seq}",
-            )
-        if row.prev_hash != prev:
-            return AuditVerification(
-                ok=False,
-                events_checked=checked,
-                first_bad_seq=row.seq,
-                problem=f"event #{row.seq} does not follow event #{row.seq - 1} "
-                "(an event was inserted, deleted or reordered before it)",
-            )
-        digest = event_hash(
-            seq=row.seq,
-            ts=row.ts,
-            actor=row.actor,
-            action=row.action,
-            subject=row.subject,
-            details=dict(row.details or {}),
-            reason=row.reason,
-            prev_hash=row.prev_hash,
-        )
-        if digest != row.hash:
-            return AuditVerification(
-                ok=False,
-                events_checked=checked,
-                first_bad_seq=row.seq,
-                problem=f"event #{row.seq} ({row.action} {row.subject}) was edited: "
-                "its content no longer matches its hash",
-            )
-        prev = row.hash
-        expected_seq += 1
-        checked += 1
-    head = session.get(WorkspaceMetaRow, HEAD_KEY)
-    head_seq = head.value["seq"] if head else 0
-    if head_seq != checked or (head and head.value["hash"] != prev):
-        return AuditVerification(
-            ok=False,
-            events_checked=checked,
-            first_bad_seq=checked + 1,
-            problem=f"the chain ends at event #{checked} but the recorded head is "
-            f"#{head_seq}: events were deleted from the end",
-        )
-    return AuditVerification(ok=True, events_checked=checked, head_hash=prev)
-
-
 class AuditTrail:
-    """``ws.audit``: query and verify the trail (appending happens only via changes)."""
+    """``ws.audit``: query, verify and sign the trail (appending happens only via changes)."""
 
-    def __init__(self, store: _Readable) -> None:
+    def __init__(self, store: _Store) -> None:
         self._store = store
 
     def events(
@@ -279,11 +371,59 @@ class AuditTrail:
             rows = [row.to_entity() for row in session.scalars(query)]
         return rows[::-1]
 
-    def verify(self) -> AuditVerification:
-        """Walk the whole chain; ``ok`` is false at the first edited or missing event."""
+    def head(self) -> dict[str, Any]:
+        """The recorded head ``{"seq", "hash"}`` and its signed checkpoint, to keep elsewhere."""
         with self._store.read() as session:
-            return verify_chain(session)
+            head = session.get(WorkspaceMetaRow, HEAD_KEY)
+            stored = session.get(WorkspaceMetaRow, CHECKPOINT_KEY)
+            checkpoint = Checkpoint.from_dict(stored.value) if stored else None
+        value: dict[str, Any] = dict(head.value) if head else {"seq": 0, "hash": GENESIS_HASH}
+        return {
+            "seq": int(value["seq"]),
+            "hash": str(value["hash"]),
+            "checkpoint": checkpoint.to_dict() if checkpoint else None,
+        }
+
+    def verify(
+        self, *, expect_head: str | None = None, against: Path | None = None
+    ) -> AuditVerification:
+        """Walk the whole chain and report every broken event, not only the first.
+
+        Args:
+            expect_head: a head hash kept outside the store; it must still be in the chain.
+            against: an export file (``[audit] export``) to compare every event with.
+        """
+        from stead.core.audit_verify import verify_trail
+
+        with self._store.read() as session:
+            return verify_trail(
+                session,
+                audit=self._store.audit,
+                expect_head=expect_head,
+                against=against,
+            )
+
+    def checkpoint(self, *, reason: str) -> AuditEvent:
+        """Sign the current head now, even over events stead did not sign (an admin's call).
+
+        The re-signing is itself an audited change (``audit.checkpoint``) naming the
+        checkpoint it replaces.
+        """
+        with self._store.read() as session:
+            stored = session.get(WorkspaceMetaRow, CHECKPOINT_KEY)
+            previous = dict(stored.value) if stored else None
+        with self._store.change("audit.checkpoint", "audit:trail", reason=reason) as change:
+            change.resign = True
+            change.details["previous_checkpoint"] = previous
+        assert change.event is not None
+        return change.event
 
 
-class _Readable(Protocol):
+class _Store(Protocol):
+    audit: AuditLog
+
     def read(self) -> AbstractContextManager[Session]: ...
+
+    def change(
+        self, action: str, subject: str, *, reason: str | None = None
+    ) -> AbstractContextManager[Any]: ...

@@ -12,6 +12,7 @@ from typing import Self
 
 from stead.core.artifacts import ArtifactStore
 from stead.core.audit import AuditTrail
+from stead.core.audit_settings import audit_log
 from stead.core.errors import SettingsError
 from stead.core.migrate import upgrade
 from stead.core.settings import Settings, find_root, load_settings
@@ -75,7 +76,10 @@ class Context:
         if settings.store_url.startswith("sqlite:///"):
             settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = MetadataStore(
-            settings.store_url, actor=who, lock_timeout=settings.store.lock_timeout
+            settings.store_url,
+            actor=who,
+            lock_timeout=settings.store.lock_timeout,
+            audit=audit_log(settings),
         )
         outcome = upgrade(store.engine)
         context = cls(

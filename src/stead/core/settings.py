@@ -164,6 +164,7 @@ def core_tables() -> dict[str, type]:
 
 # Tables owned by later stages: accepted and kept raw until their stage parses them.
 _PASS_THROUGH = {
+    "audit",
     "project",
     "features",
     "training",

@@ -2,8 +2,9 @@
 
 Reads use :meth:`MetadataStore.read`. Every change of state uses
 :meth:`MetadataStore.change`, the one write path: it takes the store-wide write lock,
-lets the caller write its rows, then appends the audit event describing the change and
-commits both together. A change without its audit event cannot be committed, and an
+lets the caller write its rows, then appends the audit event describing the change (through
+:class:`AuditLog`, which canonicalises it, signs the new head and exports it) and commits
+both together. A change without its audit event cannot be committed, and an
 audit event cannot exist for a change that rolled back.
 """
 
@@ -19,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from stead.core.audit import AuditEvent, append_event
+from stead.core.audit import AuditEvent, AuditLog, append_event
 from stead.core.clock import utcnow
 from stead.core.db import create_engines, is_sqlite, lock_writers, normalise_url
 from stead.core.errors import Conflict
@@ -37,6 +38,8 @@ class Change:
     reason: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     event: AuditEvent | None = None
+    # Sign the head even over events stead did not sign (``stead audit checkpoint``).
+    resign: bool = False
 
 
 class MetadataStore:
@@ -46,10 +49,19 @@ class MetadataStore:
         url: a SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://...``).
         actor: the identity recorded on every change made through this store.
         lock_timeout: seconds a writer waits for another before raising ``Conflict``.
+        audit: how events are signed and exported (default: unsigned, not exported).
     """
 
-    def __init__(self, url: str, *, actor: str, lock_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        actor: str,
+        lock_timeout: float = 30.0,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.url = normalise_url(url)
+        self.audit = audit or AuditLog()
         self.actor = actor
         self.lock_timeout = lock_timeout
         self._read_engine, self._write_engine = create_engines(self.url, lock_timeout=lock_timeout)
@@ -110,6 +122,8 @@ class MetadataStore:
                     details=change.details,
                     reason=change.reason,
                 )
+                self.audit.seal(session, resign=change.resign)
+            self.audit.export(session)
         except OperationalError as exc:
             if _is_lock_timeout(exc):
                 raise Conflict(
@@ -118,6 +132,7 @@ class MetadataStore:
                 ) from exc
             raise
         finally:
+            self.audit.discard(session)
             session.close()
 
     def dispose(self) -> None:
