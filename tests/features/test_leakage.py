@@ -54,10 +54,13 @@ def test_set_to_warn_it_trains_and_records_the_finding(ws_dir: Path) -> None:
     with setup(ws_dir, leaky_frame(), modules=WITH_LATE_FEES, training=training) as ws:
         outcome = ws.runs.train()
         assert outcome.run.status == "succeeded"
-        (finding,) = outcome.run.leakage
+        finding, model = outcome.run.leakage
         assert finding["severity"] == "warn" and finding["check"] == "target"
         assert "late_fees" in finding["message"]
         assert outcome.leakage is not None and outcome.leakage.warnings
+        # The trained model shows the leak too: recorded as an error for the checklist.
+        assert model["check"] == "too_good" and model["severity"] == "error"
+        assert "too good to be true: ROC AUC 1.0000" in model["message"]
 
 
 def test_regression_leakage_uses_correlation(ws_dir: Path) -> None:
