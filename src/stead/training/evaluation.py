@@ -67,6 +67,12 @@ _SCORERS: dict[str, tuple[bool, _Metric]] = {
     "median_ae": (False, lambda y, p, _s, _c: skm.median_absolute_error(y, p)),
 }
 
+# Binary metrics of one class, scored for [training] positive_class; the others (log loss,
+# accuracy) do not depend on which class is positive and keep the sorted class order.
+POSITIVE_CLASS_METRICS = frozenset(
+    {"roc_auc", "average_precision", "brier", "f1", "precision", "recall"}
+)
+
 # task → name → (needs probabilities, scorer), for the names the task allows.
 METRICS: dict[Task, dict[str, tuple[bool, _Metric]]] = {
     task: {name: _SCORERS[name] for name in sorted(names)} for task, names in METRIC_NAMES.items()
@@ -118,16 +124,18 @@ def evaluate(
     ``positive`` (binary, ``[training] positive_class``) is the class the scores and the
     per-class metrics are of; default the second of ``classes``.
     """
+    of_positive = (predictions, classes)
     if task == "binary" and positive is not None and len(classes) == 2:
-        predictions, classes = _positive_last(predictions, classes, positive)
+        of_positive = _positive_last(predictions, classes, positive)
     results: dict[str, float | None] = {}
     for name in metrics:
         needs_scores, function = METRICS[task][name]
-        if needs_scores and predictions.scores is None:
+        given, order = of_positive if name in POSITIVE_CLASS_METRICS else (predictions, classes)
+        if needs_scores and given.scores is None:
             results[name] = None
             continue
         try:
-            value = float(function(y_true, predictions.labels, predictions.scores, classes))
+            value = float(function(y_true, given.labels, given.scores, order))
         except ValueError:  # e.g. ROC AUC on an evaluation set holding a single class
             results[name] = None
             continue
