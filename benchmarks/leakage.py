@@ -16,6 +16,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -50,43 +51,47 @@ def timed(function: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(times), max(times)
 
 
+def bench(task: str, rows: int, features: int, repeat: int) -> None:
+    settings = LeakageSettings()
+    data = frame(rows, features, task)
+    order = np.random.default_rng(1).permutation(rows)
+    cut = int(rows * 0.8)
+    inputs = LeakageInputs(
+        frame=data,
+        train=np.sort(order[:cut]),
+        eval=np.sort(order[cut:]),
+        task=task,  # type: ignore[arg-type]
+        target="y",
+        features=[f"x{i}" for i in range(features)],
+        id_column="id",
+        time_column="t",
+    )
+    checks: dict[str, Callable[[], object]] = {
+        "all (defaults)": partial(check_leakage, inputs, settings),
+        "target": partial(target_leakage, inputs, settings),
+        "contamination": partial(split_contamination, inputs),
+    }
+    if task == "regression":
+        checks["combination"] = partial(combination_leakage, inputs, settings)
+        # The slow path: a leak to find, y = x0 + x1, so the selection runs.
+        leaky = data.assign(y=data["x0"] + data["x1"])
+        found = LeakageInputs(**{**inputs.__dict__, "frame": leaky})
+        checks["combination (leak)"] = partial(combination_leakage, found, settings)
+    for name, function in checks.items():
+        median, worst = timed(function, repeat)
+        print(f"{task:<11} {name:<22} {median:>9.3f} {worst:>9.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    settings = LeakageSettings()
     print(f"{args.rows} rows × {args.features} numeric features, {args.repeat} runs each")
     print(f"{'task':<11} {'check':<22} {'median s':>9} {'max s':>9}")
     for task in ("regression", "binary"):
-        data = frame(args.rows, args.features, task)
-        order = np.random.default_rng(1).permutation(args.rows)
-        cut = int(args.rows * 0.8)
-        inputs = LeakageInputs(
-            frame=data,
-            train=np.sort(order[:cut]),
-            eval=np.sort(order[cut:]),
-            task=task,  # type: ignore[arg-type]
-            target="y",
-            features=[f"x{i}" for i in range(args.features)],
-            id_column="id",
-            time_column="t",
-        )
-        checks: dict[str, Callable[[], object]] = {
-            "all (defaults)": lambda: check_leakage(inputs, settings),
-            "target": lambda: target_leakage(inputs, settings),
-            "contamination": lambda: split_contamination(inputs),
-        }
-        if task == "regression":
-            checks["combination"] = lambda: combination_leakage(inputs, settings)
-            # The slow path: a leak to find, y = x0 + x1, so the selection runs.
-            leaky = data.assign(y=data["x0"] + data["x1"])
-            found = LeakageInputs(**{**inputs.__dict__, "frame": leaky})
-            checks["combination (leak)"] = lambda: combination_leakage(found, settings)
-        for name, function in checks.items():
-            median, worst = timed(function, args.repeat)
-            print(f"{task:<11} {name:<22} {median:>9.3f} {worst:>9.3f}")
+        bench(task, args.rows, args.features, args.repeat)
 
 
 if __name__ == "__main__":

@@ -247,7 +247,12 @@ def test_compare_names_what_differs(pws: Workspace, project: Path) -> None:
     assert params["params.learning_rate"] == (None, 0.2)
     assert comparison.section("data") == [] and comparison.section("features") == []
     assert comparison.environment == []
-    assert [m.name for m in comparison.metrics] == ["roc_auc", "average_precision", "accuracy", "log_loss"]
+    assert [m.name for m in comparison.metrics] == [
+        "roc_auc",
+        "average_precision",
+        "accuracy",
+        "log_loss",
+    ]
     assert json.dumps(comparison.to_dict())
 
 
