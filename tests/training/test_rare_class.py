@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from stead.core.errors import SpecError
@@ -11,7 +12,7 @@ from stead.core.errors import SpecError
 from ..features.realistic import CREDIT_TRAINING, credit_frame, credit_workspace
 
 
-def labelled_frame():  # type: ignore[no-untyped-def]
+def labelled_frame() -> pd.DataFrame:
     """The credit statements with the outcome as text: "default" sorts before "paid"."""
     frame = credit_frame()
     frame["default"] = frame["default"].map({1: "default", 0: "paid"})
