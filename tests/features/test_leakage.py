@@ -54,10 +54,13 @@ def test_set_to_warn_it_trains_and_records_the_finding(ws_dir: Path) -> None:
     with setup(ws_dir, leaky_frame(), modules=WITH_LATE_FEES, training=training) as ws:
         outcome = ws.runs.train()
         assert outcome.run.status == "succeeded"
-        (finding,) = outcome.run.leakage
+        finding, model = outcome.run.leakage
         assert finding["severity"] == "warn" and finding["check"] == "target"
         assert "late_fees" in finding["message"]
         assert outcome.leakage is not None and outcome.leakage.warnings
+        # The trained model shows the leak too: recorded as an error for the checklist.
+        assert model["check"] == "too_good" and model["severity"] == "error"
+        assert "too good to be true: ROC AUC 1.0000" in model["message"]
 
 
 def test_regression_leakage_uses_correlation(ws_dir: Path) -> None:
@@ -191,3 +194,46 @@ def test_single_feature_scores_fit_each_task() -> None:
     assert single_feature_score(unique_text, (y3 == "a").astype(int), "binary") is None
     # A categorical that determines the target is scored and caught.
     assert single_feature_score(y3, (y3 == "a").astype(int), "binary") == ("roc_auc", 1.0)
+
+
+def test_a_non_monotone_copy_of_the_target_is_caught_where_correlation_sees_nothing() -> None:
+    rng = np.random.default_rng(3)
+    angle = pd.Series(rng.uniform(-3.0, 3.0, 2000))
+    y = pd.Series(angle**2 + rng.normal(0.0, 0.1, 2000))  # the target from |angle|
+    frame = pd.DataFrame({"angle": angle, "noise": rng.normal(size=2000), "y": y})
+    inputs = LeakageInputs(
+        frame=frame,
+        train=np.arange(1600),
+        eval=np.arange(1600, 2000),
+        task="regression",
+        target="y",
+        features=["angle", "noise"],
+    )
+    (finding,) = check_leakage(inputs, LeakageSettings()).errors
+    assert finding.details["columns"] == ["angle"]
+    assert finding.details["correlation"] < 0.1 and finding.details["score"] > 0.95
+
+
+@pytest.mark.parametrize(
+    ("loader", "task"),
+    [
+        ("load_wine", "multiclass"),
+        ("load_breast_cancer", "binary"),
+        ("load_diabetes", "regression"),
+    ],
+)
+def test_honest_bundled_datasets_raise_no_leakage_finding(loader: str, task: str) -> None:
+    import sklearn.datasets
+
+    frame = getattr(sklearn.datasets, loader)(as_frame=True).frame
+    order = np.random.default_rng(0).permutation(len(frame))
+    cut = int(len(frame) * 0.8)
+    inputs = LeakageInputs(
+        frame=frame,
+        train=np.sort(order[:cut]),
+        eval=np.sort(order[cut:]),
+        task=task,  # type: ignore[arg-type]
+        target="target",
+        features=[c for c in frame.columns if c != "target"],
+    )
+    assert check_leakage(inputs, LeakageSettings()).findings == []

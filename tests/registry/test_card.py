@@ -45,7 +45,7 @@ def test_the_card_tells_a_reviewer_everything_from_records(reg: Workspace, runs:
     assert repro["Seed"] == "7"
     assert repro["Reproduction status"].startswith("verified at ")
     assert "scikit-learn" in dict(card.section("Environment").facts)["Key packages"]
-    assert "ready for production: 7 pass, 0 fail, 4 pending" in md
+    assert "ready for production: 8 pass, 0 fail, 4 pending" in md
     assert "No checklist item was ever overridden." in md
 
 

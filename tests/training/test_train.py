@@ -32,7 +32,7 @@ def test_a_run_records_model_baseline_metrics_and_everything_needed_to_rerun_it(
     assert run.seed == 7
     assert run.input_columns == ["income", "age", "region"]
     assert run.classes == [0, 1]
-    assert set(run.metrics) == {"roc_auc", "accuracy", "log_loss"}
+    assert set(run.metrics) == {"roc_auc", "average_precision", "accuracy", "log_loss"}
     assert run.metrics["roc_auc"] > 0.75
     # The Dummy baseline predicts the prior: no ranking skill at all.
     assert run.baseline_metrics["roc_auc"] == 0.5
@@ -247,7 +247,12 @@ def test_compare_names_what_differs(pws: Workspace, project: Path) -> None:
     assert params["params.learning_rate"] == (None, 0.2)
     assert comparison.section("data") == [] and comparison.section("features") == []
     assert comparison.environment == []
-    assert [m.name for m in comparison.metrics] == ["roc_auc", "accuracy", "log_loss"]
+    assert [m.name for m in comparison.metrics] == [
+        "roc_auc",
+        "average_precision",
+        "accuracy",
+        "log_loss",
+    ]
     assert json.dumps(comparison.to_dict())
 
 

@@ -61,15 +61,33 @@ def feature_settings(
 
 @dataclass(frozen=True, kw_only=True)
 class LeakageSettings:
-    """``[training.leakage]``: how each check reacts, and the target-leakage thresholds."""
+    """``[training.leakage]``: how each check reacts, and the thresholds that flag a leak.
+
+    ``too_good`` runs on the trained model: ``error`` records the run and fails the
+    readiness checklist's ``leakage`` item (the model is already fitted), ``warn`` records
+    the finding only.
+    """
 
     target: Severity = "error"
+    combination: Severity = "error"
     contamination: Severity = "error"
     temporal: Severity = "error"
     forbidden_columns: Severity = "error"
+    too_good: Severity = "error"
     auc_threshold: float = 0.99
     correlation_threshold: float = 0.98
+    # Regression: a single feature's cross-validated R² (binned model) at or above this.
+    r2_threshold: float = 0.95
+    # Regression: a linear fit on a few numeric features with held-out R² at or above this.
+    combination_threshold: float = 0.999
+    # The trained model on the evaluation rows: R² (regression) or ROC AUC (classification).
+    too_good_r2: float = 0.99
+    too_good_auc: float = 0.999
 
     def __post_init__(self) -> None:
         between("auc_threshold", self.auc_threshold, 0.5, 1.0)
         between("correlation_threshold", self.correlation_threshold, 0.0, 1.0)
+        between("r2_threshold", self.r2_threshold, 0.0, 1.0)
+        between("combination_threshold", self.combination_threshold, 0.0, 1.0)
+        between("too_good_r2", self.too_good_r2, 0.0, 1.0)
+        between("too_good_auc", self.too_good_auc, 0.5, 1.0)

@@ -40,12 +40,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 
-from stead.core.errors import SteadError
+from stead.core.errors import SpecError, SteadError
 from stead.data.reader import read_table
 from stead.monitoring.reading import PRIMARY, LogWindows
 from stead.monitoring.records import RetrainTrigger
 from stead.monitoring.retraining_lease import Lease, LeaseLost, TriggerLeases
-from stead.monitoring.retraining_spec import choose_spec, code_warning
+from stead.monitoring.retraining_spec import choose_spec, code_warning, with_spec_advice
 from stead.monitoring.settings import RetrainingSettings
 from stead.monitoring.signals.performance import ANSWERED
 from stead.registry.champion import score_version
@@ -170,9 +170,12 @@ class Retrainer:
             sources=sources,
             production_rows=len(train_rows),
         )
-        trained = self._runs.train(
-            snapshot=snapshot.ref, spec=chosen.spec, reason=f"{why} ({chosen.description})"
-        )
+        try:
+            trained = self._runs.train(
+                snapshot=snapshot.ref, spec=chosen.spec, reason=f"{why} ({chosen.description})"
+            )
+        except SpecError as error:  # a refusal's advice names settings the spec ignores
+            raise with_spec_advice(error, chosen) from error
         run = trained.run
         code = code_warning(production_run, run)
         if code:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from stead.core.errors import SteadError, UsageError
+from stead.core.errors import SpecError, SteadError, UsageError
 from stead.training.spec import RunSpec
 
 if TYPE_CHECKING:
@@ -125,6 +125,28 @@ def _differences(production: RunSpec, current: RunSpec) -> dict[str, dict[str, A
         for key in sorted(set(ours) | set(theirs))
         if ours.get(key) != theirs.get(key)
     }
+
+
+def with_spec_advice(error: SpecError, chosen: RetrainSpec) -> SpecError:
+    """``error`` with the option that works, when it is a leakage check's refusal.
+
+    Its advice names ``stead.toml`` settings; a retrain of production's recorded spec
+    does not read them, so the way to apply one is to retrain the current spec.
+    """
+    from stead.features.leakage import LeakageDetected  # pandas and SciPy: only here
+
+    if chosen.used != "production" or not isinstance(error, LeakageDetected):
+        return error
+    advice = (
+        f"; this retrain trains the spec recorded with production run "
+        f"{chosen.production_run}, which stead.toml's [training] tables (split, leakage "
+        "settings) do not change: change the setting there, then retrain with "
+        '--current-spec (spec="current")'
+    )
+    return type(error)(
+        error.message + advice,
+        details={**error.details, "spec": "production", "option": "--current-spec"},
+    )
 
 
 def code_warning(production_run: TrainingRun, run: TrainingRun) -> str | None:

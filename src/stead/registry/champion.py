@@ -45,6 +45,7 @@ def score_version(
     metric: str,
     classes: np.ndarray,
     root: Path,
+    positive: Any = None,
 ) -> float | None:
     """``metric`` of ``version`` (its loaded ``pipeline``, run with the feature code of
     its run, ``sources``) on ``rows``; ``None`` when the metric cannot be computed there."""
@@ -61,6 +62,7 @@ def score_version(
         task=version.task,  # type: ignore[arg-type]
         metrics=[metric],
         classes=classes,
+        positive=positive,
     )[metric]
 
 
@@ -165,6 +167,7 @@ def compare_with_champion(
             metric=metric,
             classes=classes,
             root=ctx.root,
+            positive=run.spec.positive_class,  # the challenger's metric, of its class
         )
         if value is None:
             raise NotComparable(f"{metric} cannot be computed for {version.ref} on those rows")

@@ -11,6 +11,11 @@ Before deployment (every item must pass to promote to ``production``):
   ``STEAD_MONITORING_ENABLED`` and ``STEAD_ALERTS_SINKS`` count (and a
   ``STEAD_MONITORING_*`` variable makes ``[monitoring]`` present).
 - ``documented``: an owner, at least one assumption and the intended use are recorded.
+- ``leakage``: the leakage checks recorded with the version's run found nothing the
+  settings call an error, re-read against ``stead.toml`` as it is now: a finding whose
+  check is now ``error`` fails (a ``too_good`` model fails here, since it was trained),
+  as does an input column now marked PII, post-prediction, id or target in
+  ``[columns]``. Findings of checks set to ``warn`` pass and are listed.
 - ``beats_baseline``: the primary metric beats the fallback baseline's by
   ``[checklist] baseline_margin``.
 - ``champion_challenger``: not worse than the production version, on the challenger's
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from stead.core.errors import IntegrityError, NotFound
 from stead.registry.champion import NotComparable, compare_with_champion
 from stead.registry.evidence import AFTER_DEPLOYMENT, Evidence
+from stead.registry.leakage_review import review_leakage
 from stead.registry.settings import ChecklistSettings, better
 from stead.registry.version import ModelVersion
 
@@ -52,6 +58,7 @@ BEFORE_DEPLOYMENT: dict[str, str] = {
     "schema_validation": "schema validation",
     "monitoring_hooks": "monitoring hooks",
     "documented": "documented ownership and assumptions",
+    "leakage": "no leakage found",
     "beats_baseline": "beats the fallback baseline",
     "champion_challenger": "not worse than production",
 }
@@ -153,6 +160,7 @@ class ChecklistBuilder:
             "schema_validation": lambda: self._schema(version),
             "monitoring_hooks": lambda: self._monitoring(version),
             "documented": lambda: self._documented(version),
+            "leakage": lambda: self._leakage(version),
             "beats_baseline": lambda: self._baseline(version),
             "champion_challenger": lambda: self._champion(version, champion),
         }
@@ -282,6 +290,17 @@ class ChecklistBuilder:
             f"(from {project.get('source', 'the project')})",
             None,
         )
+
+    def _leakage(self, version: ModelVersion) -> tuple[Status, str, dict[str, Any] | None]:
+        run = self._runs.get(version.run_id)
+        review = review_leakage(run, self._ctx.settings)
+        facts = review.to_dict()
+        if review.failing:
+            return "fail", "; ".join(review.failing), facts
+        text = f"the leakage checks of run {run.id} found no leak"
+        if review.accepted:
+            text += f"; accepted as warnings: {'; '.join(review.accepted)}"
+        return "pass", text, facts
 
     def _primary(self, version: ModelVersion) -> tuple[str, dict[str, float | None]]:
         run = self._runs.get(version.run_id)

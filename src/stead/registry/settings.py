@@ -9,7 +9,8 @@
 
     [checklist]
     # The metric the gate compares; default per task: roc_auc (binary), f1_macro
-    # (multiclass), rmse (regression).
+    # (multiclass), rmse (regression); when the run lacks it, a metric that tells a model
+    # from the baseline (average precision before accuracy), see PRIMARY_PREFERENCE.
     primary_metric = "roc_auc"
     # The model must beat the fallback baseline by at least this much, in the primary
     # metric's own units (and be strictly better when it is 0).
@@ -34,6 +35,14 @@ DEFAULT_PRIMARY: dict[str, str] = {
     "multiclass": "f1_macro",
     "regression": "rmse",
 }
+# When the run did not compute the default: the metrics that show a model apart from the
+# baseline, first. Accuracy comes last: with a rare class the prior baseline's accuracy
+# is the majority share, and a useful model barely differs from it (0.968 vs 0.967).
+PRIMARY_PREFERENCE: dict[str, tuple[str, ...]] = {
+    "binary": ("average_precision", "log_loss", "brier", "balanced_accuracy", "f1", "recall"),
+    "multiclass": ("balanced_accuracy", "log_loss", "roc_auc_ovr", "f1_weighted"),
+    "regression": ("mae", "r2", "median_ae", "mape"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,12 +66,16 @@ class ChecklistSettings:
 
     def primary_for(self, task: str, available: list[str]) -> str:
         """The metric to compare: the configured one, else the task's default when the
-        run computed it, else the run's first metric."""
+        run computed it, else the first of ``PRIMARY_PREFERENCE`` it computed, else the
+        run's first metric."""
         if self.primary_metric:
             return self.primary_metric
         default = DEFAULT_PRIMARY.get(task)
         if default in available or not available:
             return default or "?"
+        for metric in PRIMARY_PREFERENCE.get(task, ()):
+            if metric in available:
+                return metric
         return available[0]
 
 

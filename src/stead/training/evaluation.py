@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-from stead.core.errors import IntegrityError
+from stead.core.errors import IntegrityError, SpecError
 from stead.training.project import Task
 from stead.training.settings import DEFAULT_METRICS as DEFAULT_METRICS  # re-exported
 from stead.training.settings import METRIC_NAMES
@@ -36,7 +36,7 @@ def _binary_scores(scores: np.ndarray | None) -> np.ndarray | None:
 # [training] does not import scikit-learn); a name there without a scorer here fails on
 # import.
 _SCORERS: dict[str, tuple[bool, _Metric]] = {
-    "roc_auc": (True, lambda y, _l, s, _c: skm.roc_auc_score(y, _binary_scores(s))),
+    "roc_auc": (True, lambda y, _l, s, c: skm.roc_auc_score(y == c[1], _binary_scores(s))),
     "average_precision": (
         True,
         lambda y, _l, s, c: skm.average_precision_score(y, _binary_scores(s), pos_label=c[1]),
@@ -66,6 +66,12 @@ _SCORERS: dict[str, tuple[bool, _Metric]] = {
     "mape": (False, lambda y, p, _s, _c: skm.mean_absolute_percentage_error(y, p)),
     "median_ae": (False, lambda y, p, _s, _c: skm.median_absolute_error(y, p)),
 }
+
+# Binary metrics of one class, scored for [training] positive_class; the others (log loss,
+# accuracy) do not depend on which class is positive and keep the sorted class order.
+POSITIVE_CLASS_METRICS = frozenset(
+    {"roc_auc", "average_precision", "brier", "f1", "precision", "recall"}
+)
 
 # task → name → (needs probabilities, scorer), for the names the task allows.
 METRICS: dict[Task, dict[str, tuple[bool, _Metric]]] = {
@@ -111,21 +117,64 @@ def evaluate(
     task: Task,
     metrics: list[str],
     classes: np.ndarray,
+    positive: Any = None,
 ) -> dict[str, float | None]:
-    """Each metric's value; ``None`` when it needs probabilities the model lacks."""
+    """Each metric's value; ``None`` when it needs probabilities the model lacks.
+
+    ``positive`` (binary, ``[training] positive_class``) is the class the scores and the
+    per-class metrics are of; default the second of ``classes``.
+    """
+    of_positive = (predictions, classes)
+    if task == "binary" and positive is not None and len(classes) == 2:
+        of_positive = _positive_last(predictions, classes, positive)
     results: dict[str, float | None] = {}
     for name in metrics:
         needs_scores, function = METRICS[task][name]
-        if needs_scores and predictions.scores is None:
+        given, order = of_positive if name in POSITIVE_CLASS_METRICS else (predictions, classes)
+        if needs_scores and given.scores is None:
             results[name] = None
             continue
         try:
-            value = float(function(y_true, predictions.labels, predictions.scores, classes))
+            value = float(function(y_true, given.labels, given.scores, order))
         except ValueError:  # e.g. ROC AUC on an evaluation set holding a single class
             results[name] = None
             continue
         results[name] = value if math.isfinite(value) else None
     return results
+
+
+def positive_index(classes: list[Any], positive: Any, *, source: str = "the data") -> int:
+    """Where ``[training] positive_class`` is among ``classes`` (equal, or equal as text).
+
+    Raises:
+        SpecError: it is not one of them.
+    """
+    for i, value in enumerate(classes):
+        plain = _as_plain(value)  # True == 1 in Python: a bool matches only a bool
+        if plain == positive and isinstance(plain, bool) == isinstance(positive, bool):
+            return i
+    for i, value in enumerate(classes):
+        if str(_as_plain(value)) == str(positive):
+            return i
+    raise SpecError(
+        f"[training] positive_class = {positive!r} is not a class of the target in {source}; "
+        f"its classes are: {', '.join(repr(_as_plain(c)) for c in classes)}"
+    )
+
+
+def _as_plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _positive_last(
+    predictions: Predictions, classes: np.ndarray, positive: Any
+) -> tuple[Predictions, np.ndarray]:
+    """The scorers take the second class as positive: put ``positive`` there."""
+    if positive_index(list(classes), positive) == 1:
+        return predictions, classes
+    scores = None if predictions.scores is None else predictions.scores[:, ::-1]
+    flipped = Predictions(values=predictions.values, labels=predictions.labels, scores=scores)
+    return flipped, classes[::-1]
 
 
 def predictions_to_bytes(values: np.ndarray) -> bytes:

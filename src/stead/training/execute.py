@@ -21,7 +21,7 @@ from stead.core.errors import SpecError
 from stead.features.columns import input_columns, output_columns
 from stead.features.definition import build_transformer
 from stead.features.imports import ImportPath
-from stead.training.evaluation import Predictions, evaluate, predict
+from stead.training.evaluation import Predictions, evaluate, positive_index, predict
 from stead.training.project import Task
 from stead.training.spec import RunSpec
 from stead.training.split import Split
@@ -71,6 +71,8 @@ def check_data(frame: pd.DataFrame, spec: RunSpec, *, source: str) -> None:
             f"target {spec.target!r} has {len(classes)} classes in {source} "
             f'({", ".join(classes[:10])}); set [project] task = "multiclass"'
         )
+    if spec.task == "binary" and spec.positive_class is not None:
+        positive_index(list(y.unique()), spec.positive_class, source=source)
     if spec.task == "multiclass" and len(classes) == 2:
         raise SpecError(
             f'target {spec.target!r} has two classes in {source}; set [project] task = "binary"'
@@ -243,10 +245,20 @@ def fit_and_evaluate(
     predictions = predict(pipeline, X_eval, task=spec.task, classes=classes_array)
     baseline_predictions = predict(baseline, X_eval, task=spec.task, classes=classes_array)
     metrics = evaluate(
-        y_eval, predictions, task=spec.task, metrics=spec.metrics, classes=classes_array
+        y_eval,
+        predictions,
+        task=spec.task,
+        metrics=spec.metrics,
+        classes=classes_array,
+        positive=spec.positive_class,
     )
     baseline_metrics = evaluate(
-        y_eval, baseline_predictions, task=spec.task, metrics=spec.metrics, classes=classes_array
+        y_eval,
+        baseline_predictions,
+        task=spec.task,
+        metrics=spec.metrics,
+        classes=classes_array,
+        positive=spec.positive_class,
     )
     timings["evaluate"] = time.perf_counter() - started
     return Fitted(

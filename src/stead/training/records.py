@@ -125,6 +125,7 @@ def record_success(
     output_columns: list[str] | None,
     pinned: list[str],
     timings: dict[str, float],
+    leakage: LeakageReport,
 ) -> TrainingRun:
     with ctx.store.change("run.succeed", f"run:{run_id}") as change:
         row = change.session.get(TrainingRunRow, run_id)
@@ -141,6 +142,8 @@ def record_success(
         row.timings = {k: round(v, 6) for k, v in timings.items()}
         row.finished_at = utcnow()
         row.seeded_params = pinned
+        # The data checks' findings were recorded at the start; the model check adds its own.
+        row.leakage = [f.to_dict() for f in leakage.findings]
         change.details.update(
             {
                 "metrics": fitted_metrics,
@@ -148,6 +151,7 @@ def record_success(
                 "model_artifact": artifacts["model"],
                 "baseline_artifact": artifacts["baseline"],
                 "predictions_hash": artifacts["predictions"],
+                "leakage": [f.message for f in leakage.findings],
             }
         )
         run = row.to_entity()

@@ -185,6 +185,12 @@ class TrainOutcome:
             text += f" (--force: trained anew although run {self.replaced} has the same inputs)"
         elif self.forced:
             text += " (--force)"
+        for finding in run.leakage:
+            if finding.get("check") == "too_good" and finding.get("severity") == "error":
+                text += (
+                    f"; leakage: {finding.get('message')}; the readiness checklist refuses "
+                    "this run for production"
+                )
         return text
 
     def to_dict(self) -> dict[str, Any]:

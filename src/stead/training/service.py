@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from stead.data.snapshot import DatasetSnapshot
     from stead.features.leakage import LeakageReport
     from stead.training.compare import RunComparison
-    from stead.training.execute import StepCallback
+    from stead.training.execute import Fitted, StepCallback
     from stead.training.split import Split
 
 # Training, evaluating and reproducing import the training pipeline (scikit-learn, skops,
@@ -211,6 +211,7 @@ class RunService:
             )
             try:
                 fitted = fit_and_evaluate(prepared, frame, split, spec, on_step=step)
+                report = self._check_model(spec, frame, split, fitted, report)
                 step("saving")
                 mark = time.perf_counter()
                 modules = list(bundle.modules)
@@ -250,6 +251,7 @@ class RunService:
             output_columns=fitted.output_columns,
             pinned=fitted.pinned,
             timings=timings,
+            leakage=report,
         )
         return TrainOutcome(
             run=run,
@@ -318,6 +320,28 @@ class RunService:
             seed=spec.seed,
         )
         return check_leakage(inputs, spec.leakage)
+
+    def _check_model(
+        self,
+        spec: RunSpec,
+        frame: pd.DataFrame,
+        split: Split,
+        fitted: Fitted,
+        report: LeakageReport,
+    ) -> LeakageReport:
+        """The data checks' report with the trained model's "too good to be true" check."""
+        from stead.features.leakage import too_good_to_be_true
+
+        found = too_good_to_be_true(
+            task=spec.task,
+            y_true=frame[spec.target].to_numpy()[split.eval],
+            model=(fitted.predictions.labels, fitted.predictions.scores),
+            baseline=(fitted.baseline_predictions.labels, fitted.baseline_predictions.scores),
+            classes=list(fitted.classes or []),
+            positive=spec.positive_class,
+            settings=spec.leakage,
+        )
+        return report.with_check("too_good", spec.leakage.too_good, found)
 
     def _refuse_concurrent(self, key: str, *, force: bool) -> None:
         if force:

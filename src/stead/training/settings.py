@@ -8,9 +8,12 @@
     params = { max_iter = 200 }
     seed = 42                            # governs random, NumPy, every random_state
     metrics = ["roc_auc", "accuracy"]    # default depends on [project] task
+    positive_class = 1                   # binary: the class the scores and metrics are of
+
 
     [training.split]
-    method = "random"                    # "random" (stratified) or "time"
+    method = "random"                    # "random" (stratified) or "time"; default "time"
+                                         # when [columns] time is set, else "random"
     eval_fraction = 0.2
 
     [training.baseline]                  # the fallback model, trained in the same run
@@ -63,7 +66,9 @@ METRIC_NAMES: dict[Task, frozenset[str]] = {
     "regression": frozenset({"rmse", "mae", "r2", "mape", "median_ae"}),
 }
 DEFAULT_METRICS: dict[Task, list[str]] = {
-    "binary": ["roc_auc", "accuracy", "log_loss"],
+    # Average precision shows what a rare positive class does to a model, where accuracy
+    # (0.968 against the prior baseline's 0.967 at 3 % positives) shows nothing.
+    "binary": ["roc_auc", "average_precision", "accuracy", "log_loss"],
     "multiclass": ["accuracy", "f1_macro", "log_loss"],
     "regression": ["rmse", "mae", "r2"],
 }
@@ -82,10 +87,11 @@ class SplitSettings:
     ``random`` draws ``eval_fraction`` of the rows with the run's seed, stratified by the
     target for classification (unless ``stratify = false``). ``time`` evaluates on the
     latest ``eval_fraction`` of rows by the time column: every row at or after the cut-off
-    time is evaluation, every earlier row is training.
+    time is evaluation, every earlier row is training. Unset (``None``), the run spec
+    resolves it: ``time`` when ``[columns] time`` names a column, else ``random``.
     """
 
-    method: Literal["random", "time"] = "random"
+    method: Literal["random", "time"] | None = None
     eval_fraction: float = 0.2
     stratify: bool = True
 
@@ -114,6 +120,9 @@ class TrainingSettings:
     params: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     metrics: list[str] = field(default_factory=list)
+    # Binary: the class whose probability is scored (ROC AUC, average precision, F1 ...);
+    # default the second of the sorted classes (1 of 0/1, True of False, "yes" of no/yes).
+    positive_class: str | int | bool | None = None
     split: SplitSettings = field(default_factory=SplitSettings)
     baseline: BaselineSettings = field(default_factory=BaselineSettings)
     leakage: LeakageSettings = field(default_factory=LeakageSettings)

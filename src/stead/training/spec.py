@@ -40,6 +40,7 @@ class RunSpec:
     metrics: list[str]
     seed: int
     trusted_types: list[str] = field(default_factory=list)
+    positive_class: str | int | bool | None = None
     # Checks only: they decide whether a run may train, not what it produces.
     leakage: LeakageSettings = field(default_factory=LeakageSettings)
     pii: list[str] = field(default_factory=list)
@@ -68,10 +69,11 @@ class RunSpec:
             params=dict(training.params),
             baseline_estimator=baseline,
             baseline_params=baseline_params,
-            split=training.split,
+            split=_resolved_split(training.split, project.time),
             metrics=training.metrics_for(project.task),
             seed=training.seed,
             trusted_types=list(training.trusted_types),
+            positive_class=training.positive_class,
             leakage=training.leakage,
             pii=list(project.pii),
             post_prediction=list(project.post_prediction),
@@ -99,7 +101,16 @@ class RunSpec:
         body = self.to_dict()
         for key in ("leakage", "pii", "post_prediction"):
             body.pop(key)
+        if body.get("positive_class") is None:
+            body.pop("positive_class")  # keeps the keys of runs recorded before the setting
         return body
+
+
+def _resolved_split(split: SplitSettings, time_column: str | None) -> SplitSettings:
+    """An unset split method: by time when the project has a time column, else random."""
+    if split.method is not None:
+        return split
+    return replace(split, method="time" if time_column else "random")
 
 
 def run_key(*, snapshot_id: str, feature_set_version: str, spec: RunSpec, sources_hash: str) -> str:

@@ -105,13 +105,20 @@ def _time_split(frame: pd.DataFrame, fraction: float, time_column: str | None) -
             '[training.split] method = "time" needs a time column: set [columns] time '
             "(or [project] time)"
         )
-    times = as_times(frame[time_column], name=time_column)
+    try:
+        times = as_times(frame[time_column], name=time_column)
+    except SpecError as exc:
+        raise SpecError(
+            f"{exc.message}; a time split (the default when [columns] time is set) needs "
+            'timestamps: fix them, or set [training.split] method = "random"'
+        ) from exc
     missing = np.flatnonzero(times.isna().to_numpy())
     if len(missing):
         rows = ", ".join(map(str, missing[:5]))
         raise SpecError(
             f"time column {time_column!r} is empty in {len(missing)} row(s) ({rows}); a time "
-            "split needs a time for every row"
+            "split (the default when [columns] time is set) needs a time for every row: "
+            'fill them, or set [training.split] method = "random"'
         )
     ordered = np.sort(times.to_numpy())
     cut = ordered[min(len(ordered) - 1, int(np.floor(len(ordered) * (1 - fraction))))]
