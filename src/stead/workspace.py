@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from stead.core.context import Context
+from stead.core.context import Context, current_actor
 from stead.core.settings import (
     SETTINGS_FILE,
     STATE_DIR,
@@ -79,8 +79,9 @@ key_path = ".stead/signing_key.pem"
 # risk = ["alice", "bob"]
 
 [auth]
-# Identities allowed to override gates and manage tokens.
-# admins = ["alice"]
+# Identities allowed to override gates and manage tokens; `stead init` names its creator.
+# With no admin, nobody may do either.
+admins = [{admin}]
 # Token checks on the HTTP server: "auto" = on unless it listens on loopback only.
 enabled = "auto"
 
@@ -221,7 +222,8 @@ class Workspace(Context):
         Args:
             path: the workspace directory (created if missing).
             store_url: the metadata database; SQLite under ``.stead/`` by default.
-            actor: who is acting (default ``STEAD_ACTOR`` or the OS user).
+            actor: who is acting (default ``STEAD_ACTOR`` or the OS user); recorded as the
+                workspace's first admin (``[auth] admins``).
 
         Running it on an existing workspace changes nothing and says so.
         """
@@ -235,7 +237,12 @@ class Workspace(Context):
         state = root / STATE_DIR
         state.mkdir(exist_ok=True)
         (state / ".gitignore").write_text("*\n")
-        text = DEFAULT_SETTINGS.format(name=root.name, DEFAULT_STORE_URL=DEFAULT_STORE_URL)
+        # The creator is the first admin: with none, nobody may issue tokens, and before
+        # this whoever opened a fresh workspace first (any STEAD_ACTOR) could.
+        admin = actor or current_actor()
+        text = DEFAULT_SETTINGS.format(
+            name=root.name, DEFAULT_STORE_URL=DEFAULT_STORE_URL, admin=json.dumps(admin)
+        )
         if store_url:
             text = text.replace(f'url = "{DEFAULT_STORE_URL}"', f"url = {json.dumps(store_url)}")
         settings_file.write_text(text)
@@ -252,7 +259,12 @@ class Workspace(Context):
                 )
         finally:
             workspace.close()
-        return InitOutcome(root, True, f"created stead workspace at {root}")
+        return InitOutcome(
+            root,
+            True,
+            f"created stead workspace at {root}; {admin} is its admin ([auth] admins in "
+            f"{SETTINGS_FILE})",
+        )
 
     def __enter__(self) -> Workspace:
         return self
