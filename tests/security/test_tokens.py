@@ -10,7 +10,7 @@ from stead.core.errors import PermissionDenied, Unauthenticated, UsageError
 from stead.security.tokens import ApiTokenRow, role_allows
 from stead.workspace import Workspace
 
-from ..conftest import Cli
+from ..conftest import Cli, run_stead
 
 
 def test_a_token_authenticates_until_revoked(any_ws: Workspace) -> None:
@@ -124,3 +124,37 @@ def test_tokens_from_the_command_line(cli: Cli) -> None:
     assert "revoked" in out
     _, _, err = cli("tokens", "revoke", "tk-nope", expect=3)
     assert "no token with id tk-nope" in err
+
+
+def test_a_fresh_workspace_refuses_tokens_to_anyone_but_its_creator(tmp_path: Path) -> None:
+    created = run_stead("init", "ws", cwd=tmp_path, env={"STEAD_ACTOR": "alice"})
+    assert created.returncode == 0, created.stderr
+    assert "alice is its admin" in created.stdout
+    ws_dir = tmp_path / "ws"
+
+    mallory = run_stead(
+        "tokens",
+        "create",
+        "--name",
+        "x",
+        "--role",
+        "admin",
+        cwd=ws_dir,
+        env={"STEAD_ACTOR": "mallory"},
+    )
+    alice = run_stead(
+        "tokens",
+        "create",
+        "--name",
+        "x",
+        "--role",
+        "admin",
+        "--json",
+        cwd=ws_dir,
+        env={"STEAD_ACTOR": "alice"},
+    )
+
+    assert mallory.returncode == PermissionDenied.exit_code
+    assert "'mallory' may not create API tokens: only an admin may" in mallory.stderr
+    assert alice.returncode == 0, alice.stderr
+    assert json.loads(alice.stdout)["created_by"] == "alice"
