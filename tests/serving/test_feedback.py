@@ -252,3 +252,10 @@ def test_feedback_round_trips_on_every_metadata_store(tmp_path: Path, store_url:
         assert frame.set_index("request_id")["label"].to_dict() == dict(
             zip(ids, ["yes", 1, True], strict=True)
         )
+        with pytest.raises(Conflict):
+            ws.feedback.ingest_frame("credit", labels.assign(label=["no", 1, True]))
+        ws.feedback.correct("credit", ids[0], label="no", reason="relabelled")
+        assert ws.feedback.read("credit").set_index("request_id")["label"][ids[0]] == "no"
+        [event] = ws.audit.events(action="feedback.correct")
+        assert (event.details["before"]["label"], event.details["after"]["label"]) == ("yes", "no")
+        assert ws.audit.verify().ok
