@@ -140,6 +140,8 @@ def test_only_the_owning_team_or_an_admin_sends_feedback(dep_dir: Path) -> None:
         with pytest.raises(PermissionDenied):
             ws.feedback.correct("credit", request_id, label=1, reason="x")
         assert ws.feedback.read("credit").empty
+        refusals = ws.audit.events(action="feedback.refused")
+        assert [e.actor for e in refusals] == ["mallory", "mallory"]
     message = refused.value.message
     assert "'mallory' may not send feedback for endpoint credit" in message
     assert "owned by 'risk-team'" in message and "alice" not in message

@@ -67,9 +67,10 @@ def test_only_a_labeler_of_the_owning_team_or_an_admin_sends_labels(
     assert labeler.status_code == 200 and labeler.json()["stored"] == 1
     assert admin.status_code == 200 and admin.json()["stored"] == 1
     with Workspace.open(dep_dir) as ws:
-        assert [e.actor for e in ws.audit.events(action="feedback.")] == [
-            "token:labels",
-            "token:ops",
+        assert [(e.action, e.actor) for e in ws.audit.events(action="feedback.")] == [
+            ("feedback.refused", "token:g-labels"),
+            ("feedback.record", "token:labels"),
+            ("feedback.record", "token:ops"),
         ]
         assert [h["recorded_by"] for h in ws.feedback.history("credit", first)] == ["token:labels"]
 

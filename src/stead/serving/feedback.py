@@ -294,8 +294,9 @@ class FeedbackService:
         )
 
     def _authorize(self, endpoint: str, who: Principal) -> None:
-        """Refuse unless ``who`` may label ``endpoint``: a member (or token) of its owner
-        or an admin. The refusal names the owner, never its members."""
+        """Refuse (and audit the refusal as ``feedback.refused``) unless ``who`` may label
+        ``endpoint``: a member (or token) of its owner, or an admin. The refusal names the
+        owner, never its members."""
         if who.admin:
             return
         with self._ctx.store.read() as session:
@@ -309,9 +310,14 @@ class FeedbackService:
             if owner is not None
             else "it was never deployed, so it has no owner; only an admin may"
         )
+        message = f"{who.identity!r} may not send feedback for endpoint {endpoint}: {whose}"
+        # On the record, like a refused deployment: who tried to label what they do not own.
+        with self._ctx.store.change(
+            "feedback.refused", f"endpoint:{endpoint}", actor=who.identity
+        ) as change:
+            change.details.update({"refused_by": "permission", "message": message})
         raise PermissionDenied(
-            f"{who.identity!r} may not send feedback for endpoint {endpoint}: {whose}",
-            details={"actor": who.identity, "endpoint": endpoint, "owner": owner},
+            message, details={"actor": who.identity, "endpoint": endpoint, "owner": owner}
         )
 
     def _store(
