@@ -254,19 +254,16 @@ class FeedbackService:
         with self._ctx.store.read() as session:
             before = latest_rows(session, endpoint, [item.request_id]).get(item.request_id)
         if before is None:
-            raise Conflict(
-                f"request {item.request_id} of endpoint {endpoint} has no label yet, so there "
-                "is nothing to correct; send it as feedback (`stead feedback ingest`, or "
-                f"POST /v1/endpoints/{endpoint}/feedback)",
-                details={"endpoint": endpoint, "request_id": item.request_id},
-            )
+            raise _nothing_to_correct(endpoint, item.request_id)
         if label_key(before.label) == label_key(item.label):
             return outcome
         with self._ctx.store.change(
             "feedback.correct", f"endpoint:{endpoint}", reason=reason, actor=who.identity
         ) as change:
             # Read again under the write lock: another writer may have changed it since.
-            before = latest_rows(change.session, endpoint, [item.request_id])[item.request_id]
+            before = latest_rows(change.session, endpoint, [item.request_id]).get(item.request_id)
+            if before is None:  # retention deleted it meanwhile
+                raise _nothing_to_correct(endpoint, item.request_id)
             change.session.add(
                 new_row(
                     endpoint,
@@ -474,6 +471,15 @@ def _not_logged(endpoint: str, request_id: str) -> NotFound:
         f"endpoint {endpoint} has logged no prediction with request id {request_id!r}; "
         "nothing was stored. Check the endpoint and the id (a prediction answered "
         "moments ago may still be on its way to the log: retry in a few seconds)",
+        details={"endpoint": endpoint, "request_id": request_id},
+    )
+
+
+def _nothing_to_correct(endpoint: str, request_id: str) -> Conflict:
+    return Conflict(
+        f"request {request_id} of endpoint {endpoint} has no label yet, so there is nothing "
+        "to correct; send it as feedback (`stead feedback ingest`, or "
+        f"POST /v1/endpoints/{endpoint}/feedback)",
         details={"endpoint": endpoint, "request_id": request_id},
     )
 
