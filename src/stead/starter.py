@@ -194,12 +194,17 @@ def _whole(column: pd.Series) -> bool:
 
 
 def settings_text(
-    name: str, *, store_url: str | None = None, proposal: RoleProposal | None = None
+    name: str,
+    *,
+    admin: str,
+    store_url: str | None = None,
+    proposal: RoleProposal | None = None,
 ) -> str:
-    """The commented ``stead.toml`` of a new workspace."""
+    """The commented ``stead.toml`` of a new workspace; ``admin`` is its first admin."""
     url = json.dumps(store_url or DEFAULT_STORE_URL)
     return _SETTINGS.format(
         name=json.dumps(name),
+        admin=json.dumps(admin),
         store_url=url,
         columns=_columns_table(proposal),
         project=_project_table(name, proposal),
@@ -337,8 +342,9 @@ key_path = ".stead/audit.key"
 # risk = ["alice", "bob"]
 
 [auth]
-# Identities allowed to override gates and manage tokens.
-# admins = ["alice"]
+# Identities allowed to override gates and manage tokens; `stead init` names its creator.
+# With no admin, nobody may do either.
+admins = [{admin}]
 # Token checks on the HTTP server: "auto" = on unless it listens on loopback only.
 enabled = "auto"
 

@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from stead.core.context import Context
+from stead.core.context import Context, current_actor
 from stead.core.settings import (
     SETTINGS_FILE,
     STATE_DIR,
@@ -168,7 +168,8 @@ class Workspace(Context):
         Args:
             path: the workspace directory (created if missing).
             store_url: the metadata database; SQLite under ``.stead/`` by default.
-            actor: who is acting (default ``STEAD_ACTOR`` or the OS user).
+            actor: who is acting (default ``STEAD_ACTOR`` or the OS user); recorded as the
+                workspace's first admin (``[auth] admins``).
             from_data: a CSV or Parquet file whose columns ``stead.toml`` and
                 ``features.py`` are drafted from (roles proposed, to be confirmed).
 
@@ -192,7 +193,12 @@ class Workspace(Context):
         state = root / STATE_DIR
         state.mkdir(exist_ok=True)
         (state / ".gitignore").write_text("*\n")
-        settings_file.write_text(settings_text(root.name, store_url=store_url, proposal=proposal))
+        # The creator is the first admin: with none, nobody may issue tokens, and before
+        # this whoever opened a fresh workspace first (any STEAD_ACTOR) could.
+        admin = actor or current_actor()
+        settings_file.write_text(
+            settings_text(root.name, admin=admin, store_url=store_url, proposal=proposal)
+        )
         features = root / FEATURES_FILE
         if not features.exists():  # a project's own features.py is never overwritten
             features.write_text(features_text(proposal))
@@ -213,9 +219,13 @@ class Workspace(Context):
                 )
         finally:
             workspace.close()
-        message = f"created stead workspace at {root}"
+        message = (
+            f"created stead workspace at {root}; {admin} is its admin ([auth] admins in "
+            f"{SETTINGS_FILE})"
+        )
         if proposal is not None:
-            message += "\n" + proposal.summary()
+            message += "
+" + proposal.summary()
         return InitOutcome(root, True, message, proposal)
 
     def __enter__(self) -> Workspace:

@@ -67,7 +67,7 @@ def test_an_admin_override_needs_a_reason_is_audited_and_stays_on_the_card(
     with open_as(reg_dir, "tester") as ws:
         ref = ws.models.register(runs.good, name="credit").version.ref
         # An owner who is not an admin may not override.
-        with pytest.raises(PermissionDenied, match="only an admin may \\(root\\)"):
+        with pytest.raises(PermissionDenied, match="only an admin may"):
             ws.models.promote(ref, to="production", override=True, reason="trust me")
     with open_as(reg_dir, "root") as ws:
         with pytest.raises(UsageError, match="an override needs a reason"):

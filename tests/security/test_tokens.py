@@ -10,7 +10,7 @@ from stead.core.errors import PermissionDenied, Unauthenticated, UsageError
 from stead.security.tokens import ApiTokenRow, role_allows
 from stead.workspace import Workspace
 
-from ..conftest import Cli
+from ..conftest import Cli, run_stead
 
 
 def test_a_token_authenticates_until_revoked(any_ws: Workspace) -> None:
@@ -54,23 +54,59 @@ def test_malformed_or_unknown_tokens_are_refused_alike(ws: Workspace, presented:
         ws.tokens.authenticate(wrong)
 
 
-def test_roles_are_ordered() -> None:
+def test_roles_grant_duties_not_a_ladder() -> None:
     assert role_allows("admin", "deployer") and role_allows("deployer", "predictor")
     assert role_allows("predictor", "viewer") and not role_allows("predictor", "deployer")
     assert not role_allows("viewer", "predictor")
+    # Labelling is its own duty: a predictor or a deployer token sends no labels.
+    assert role_allows("labeler", "labeler") and role_allows("admin", "labeler")
+    assert not role_allows("predictor", "labeler") and not role_allows("deployer", "labeler")
+    assert role_allows("labeler", "viewer") and not role_allows("labeler", "predictor")
 
 
 def test_unknown_roles_are_refused(ws: Workspace) -> None:
-    with pytest.raises(UsageError, match="not one of viewer, predictor, deployer, admin"):
+    with pytest.raises(UsageError, match="not one of viewer, predictor, labeler, deployer, admin"):
         ws.tokens.create(name="x", role="root")
 
 
-def test_once_admins_are_set_only_they_manage_tokens(ws_dir: Path) -> None:
+def test_a_labeler_token_needs_the_team_whose_endpoints_it_labels(ws: Workspace) -> None:
+    with pytest.raises(UsageError, match="a labeler token labels the endpoints of one team"):
+        ws.tokens.create(name="labels", role="labeler")
+    assert ws.tokens.create(name="labels", role="labeler", team="risk").token.team == "risk"
+
+
+def test_init_names_its_creator_the_first_admin(tmp_path: Path) -> None:
+    outcome = Workspace.init(tmp_path / "ws", actor="alice")
+    assert "alice is its admin" in outcome.message
+    with Workspace.open(tmp_path / "ws", actor="mallory") as ws:
+        assert ws.access.is_admin("alice") and not ws.access.is_admin("mallory")
+        with pytest.raises(PermissionDenied, match="'mallory' may not create API tokens"):
+            ws.tokens.create(name="x", role="admin")
+        assert ws.tokens.list() == []
+    with Workspace.open(tmp_path / "ws", actor="alice") as ws:
+        assert ws.tokens.create(name="x", role="admin").token.created_by == "alice"
+
+
+def test_without_an_admin_nobody_manages_tokens_and_the_refusal_says_how_to_name_one(
+    ws_dir: Path,
+) -> None:
     settings = ws_dir / "stead.toml"
-    settings.write_text(settings.read_text().replace('# admins = ["alice"]', 'admins = ["alice"]'))
+    settings.write_text(settings.read_text().replace('admins = ["tester"]', "admins = []"))
+    with Workspace.open(ws_dir, actor="mallory") as ws:
+        with pytest.raises(PermissionDenied) as info:
+            ws.tokens.create(name="x", role="admin")
+        with pytest.raises(PermissionDenied, match="has no admin"):
+            ws.tokens.revoke("tk-any")
+        assert ws.tokens.list() == []
+    message = info.value.message
+    assert "this workspace has no admin" in message
+    assert '[auth] admins = ["mallory"]' in message and "STEAD_AUTH_ADMINS" in message
+    settings.write_text(settings.read_text().replace("admins = []", 'admins = ["alice"]'))
     with (
         Workspace.open(ws_dir, actor="mallory") as ws,
-        pytest.raises(PermissionDenied, match="only an admin may \\(alice\\)"),
+        pytest.raises(
+            PermissionDenied, match=r"only an admin may \(\[auth\] admins in stead.toml\)$"
+        ),
     ):
         ws.tokens.create(name="x", role="admin")
     with Workspace.open(ws_dir, actor="alice") as ws:
@@ -88,3 +124,37 @@ def test_tokens_from_the_command_line(cli: Cli) -> None:
     assert "revoked" in out
     _, _, err = cli("tokens", "revoke", "tk-nope", expect=3)
     assert "no token with id tk-nope" in err
+
+
+def test_a_fresh_workspace_refuses_tokens_to_anyone_but_its_creator(tmp_path: Path) -> None:
+    created = run_stead("init", "ws", cwd=tmp_path, env={"STEAD_ACTOR": "alice"})
+    assert created.returncode == 0, created.stderr
+    assert "alice is its admin" in created.stdout
+    ws_dir = tmp_path / "ws"
+
+    mallory = run_stead(
+        "tokens",
+        "create",
+        "--name",
+        "x",
+        "--role",
+        "admin",
+        cwd=ws_dir,
+        env={"STEAD_ACTOR": "mallory"},
+    )
+    alice = run_stead(
+        "tokens",
+        "create",
+        "--name",
+        "x",
+        "--role",
+        "admin",
+        "--json",
+        cwd=ws_dir,
+        env={"STEAD_ACTOR": "alice"},
+    )
+
+    assert mallory.returncode == PermissionDenied.exit_code
+    assert "'mallory' may not create API tokens: only an admin may" in mallory.stderr
+    assert alice.returncode == 0, alice.stderr
+    assert json.loads(alice.stdout)["created_by"] == "alice"

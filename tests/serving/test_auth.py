@@ -58,7 +58,8 @@ def test_every_refusal_is_401_or_403_with_a_clear_message(
         viewer = client.post(PREDICT, json={"records": [RECORD]}, headers=bearer(tokens["viewer"]))
         assert viewer.status_code == 403
         assert viewer.json()["error"]["message"] == (
-            "token 'dash' has role viewer; this needs predictor or above"
+            "token 'dash' has role viewer; this needs role predictor (a token of role "
+            "predictor, deployer or admin)"
         )
         assert client.get("/v1/endpoints", headers=bearer(tokens["viewer"])).status_code == 200
         assert client.get("/metrics", headers=bearer(tokens["viewer"])).status_code == 200

@@ -10,11 +10,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Table
 
 from stead.core.db import Base
-from stead.core.errors import DataError, NotFound
+from stead.core.errors import Conflict, DataError, NotFound, PermissionDenied, UsageError
 from stead.serving import outcome_tables  # noqa: F401  (registers feedback and batch_jobs)
 from stead.workspace import Workspace
 from tests.training.projects import credit_frame, write_project
 
+from .deployed import _dep_dir, _deployable_template  # noqa: F401
 from .served import TREES, _served_dir, _served_template, _sws, log_predictions  # noqa: F401
 
 DAY = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -69,18 +70,97 @@ def test_ingesting_the_same_file_again_stores_nothing_new(sws: Workspace, tmp_pa
     assert [e.details["stored"] for e in sws.audit.events(action="feedback.")] == [6, 0]
 
 
-def test_a_different_label_is_a_correction_and_kpis_accumulate(sws: Workspace) -> None:
+def test_kpis_accumulate_and_the_same_label_again_is_a_no_op(sws: Workspace) -> None:
     [request_id] = _labelled(sws, rows=1)
     sws.feedback.record("credit", request_id, label=0, kpis={"revenue": 50.0})
 
-    corrected = sws.feedback.record("credit", request_id, label=1, kpis={"loss": 7})
-    repeated = sws.feedback.record("credit", request_id, label=1)
+    more = sws.feedback.record("credit", request_id, label=0, kpis={"loss": 7})
+    repeated = sws.feedback.record("credit", request_id, label=0)
 
-    assert (corrected.stored, corrected.corrected) == (1, 1)
+    assert (more.stored, more.corrected) == (1, 0)
     assert (repeated.stored, repeated.unchanged) == (0, 1)
     row = sws.feedback.read("credit").iloc[0]
-    assert row["label"] == 1 and row["kpis.revenue"] == 50.0 and row["kpis.loss"] == 7
-    assert [h["label"] for h in sws.feedback.history("credit", request_id)] == [0, 1]
+    assert row["label"] == 0 and row["kpis.revenue"] == 50.0 and row["kpis.loss"] == 7
+
+
+def test_feedback_never_changes_a_label_and_names_the_correction(
+    sws: Workspace, tmp_path: Path
+) -> None:
+    ids = _labelled(sws, rows=3)
+    sws.feedback.record("credit", ids[0], label=0)
+
+    with pytest.raises(Conflict) as refused:
+        sws.feedback.record("credit", ids[0], label=1)
+    message = refused.value.message
+    assert f"{ids[0]} (0 -> 1)" in message and "nothing was stored" in message
+    assert "stead feedback correct credit REQUEST_ID LABEL --reason" in message
+    assert '"correct": true' in message
+    # A file that relabels one prediction stores none of its rows.
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"request_id": ids, "label": [1, 1, 0]}).to_csv(labels, index=False)
+    with pytest.raises(Conflict, match="1 prediction\\(s\\) of endpoint credit already"):
+        sws.feedback.ingest("credit", labels)
+
+    frame = sws.feedback.read("credit")
+    assert list(frame["request_id"]) == [ids[0]] and list(frame["label"]) == [0]
+    assert [e.action for e in sws.audit.events(action="feedback.")] == ["feedback.record"]
+
+
+def test_a_correction_needs_a_reason_and_is_audited_before_and_after(sws: Workspace) -> None:
+    first, unlabelled = _labelled(sws, rows=2)
+    sws.feedback.record("credit", first, label=0, kpis={"revenue": 50.0})
+
+    with pytest.raises(UsageError, match="a correction needs a reason"):
+        sws.feedback.correct("credit", first, label=1, reason=" ")
+    with pytest.raises(Conflict, match="has no label yet, so there is nothing to correct"):
+        sws.feedback.correct("credit", unlabelled, label=1, reason="relabelled")
+    corrected = sws.feedback.correct("credit", first, label=1, reason="the loan defaulted late")
+    again = sws.feedback.correct("credit", first, label=1, reason="the loan defaulted late")
+
+    assert (corrected.stored, corrected.corrected) == (1, 1)
+    assert (again.stored, again.unchanged) == (0, 1)
+    row = sws.feedback.read("credit").iloc[0]
+    assert row["label"] == 1 and row["kpis.revenue"] == 50.0
+    history = sws.feedback.history("credit", first)
+    assert [(h["label"], h["source"]) for h in history] == [(0, "api"), (1, "correction")]
+    [event] = sws.audit.events(action="feedback.correct")
+    assert event.reason == "the loan defaulted late" and event.actor == "tester"
+    assert event.details["request_id"] == first
+    assert event.details["before"]["label"] == 0 and event.details["after"] == {"label": 1}
+    assert event.details["before"]["recorded_by"] == "tester"
+
+
+def test_only_the_owning_team_or_an_admin_sends_feedback(dep_dir: Path) -> None:
+    with Workspace.open(dep_dir) as ws:  # tester, of risk-team, which owns credit@1
+        ws.endpoints.deploy("credit", "credit@1")
+        [request_id] = _labelled(ws, rows=1)
+    with Workspace.open(dep_dir, actor="mallory") as ws:  # of team growth
+        with pytest.raises(PermissionDenied) as refused:
+            ws.feedback.record("credit", request_id, label=1)
+        with pytest.raises(PermissionDenied):
+            ws.feedback.correct("credit", request_id, label=1, reason="x")
+        assert ws.feedback.read("credit").empty
+        refusals = ws.audit.events(action="feedback.refused")
+        assert [e.actor for e in refusals] == ["mallory", "mallory"]
+    message = refused.value.message
+    assert "'mallory' may not send feedback for endpoint credit" in message
+    assert "owned by 'risk-team'" in message and "alice" not in message
+    with Workspace.open(dep_dir, actor="alice") as ws:
+        assert ws.feedback.record("credit", request_id, label=1).stored == 1
+    with Workspace.open(dep_dir, actor="root") as ws:  # an admin, of no team
+        assert ws.feedback.correct("credit", request_id, label=0, reason="audit").corrected == 1
+
+
+def test_feedback_for_an_endpoint_never_deployed_is_for_an_admin_only(
+    sws: Workspace, served_dir: Path
+) -> None:
+    [request_id] = _labelled(sws, rows=1)
+    with (
+        Workspace.open(served_dir, actor="mallory") as ws,
+        pytest.raises(PermissionDenied, match="never deployed, so it has no owner"),
+    ):
+        ws.feedback.record("credit", request_id, label=1)
+    assert sws.feedback.record("credit", request_id, label=1).stored == 1  # tester: admin
 
 
 def test_a_label_for_an_unknown_request_id_is_refused_and_not_stored(sws: Workspace) -> None:
@@ -174,3 +254,10 @@ def test_feedback_round_trips_on_every_metadata_store(tmp_path: Path, store_url:
         assert frame.set_index("request_id")["label"].to_dict() == dict(
             zip(ids, ["yes", 1, True], strict=True)
         )
+        with pytest.raises(Conflict):
+            ws.feedback.ingest_frame("credit", labels.assign(label=["no", 1, True]))
+        ws.feedback.correct("credit", ids[0], label="no", reason="relabelled")
+        assert ws.feedback.read("credit").set_index("request_id")["label"][ids[0]] == "no"
+        [event] = ws.audit.events(action="feedback.correct")
+        assert (event.details["before"]["label"], event.details["after"]["label"]) == ("yes", "no")
+        assert ws.audit.verify().ok

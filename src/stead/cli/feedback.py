@@ -1,8 +1,11 @@
-"""``stead feedback ingest``: labels and KPI values for logged predictions, by request id."""
+"""``stead feedback ingest`` and ``correct``: labels and KPI values for logged predictions,
+by request id."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -47,3 +50,38 @@ def ingest(
             )
     if strict and outcome.unknown:
         raise typer.Exit(NotFound.exit_code)
+
+
+@app.command()
+def correct(
+    endpoint: str = typer.Argument(..., help="The endpoint that logged the prediction."),
+    request_id: str = typer.Argument(..., help="The prediction's request id."),
+    label: str = typer.Argument(
+        ..., help="The right label: read as JSON when it parses (1, 0.5, true), else text."
+    ),
+    reason: str = typer.Option(..., "--reason", help="Why the label changes (audited)."),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Change the label of a prediction that already has one.
+
+    Ingesting feedback never changes a label; this does, and the audit trail records the
+    label before and after (event feedback.correct) with the reason.
+    """
+    with open_workspace(workspace, as_json=as_json) as ws:
+        outcome = ws.feedback.correct(endpoint, request_id, label=_label(label), reason=reason)
+    if as_json:
+        print_json(outcome.to_dict())
+    elif outcome.corrected:
+        say(escape(f"{endpoint}: corrected the label of {request_id} to {label}"))
+    else:
+        say(escape(f"{endpoint}: {request_id} already has label {label}; nothing changed"))
+
+
+def _label(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    # A JSON object or list is no label; keep what was typed and let the service refuse it.
+    return value if isinstance(value, bool | int | float | str) or value is None else text

@@ -17,12 +17,22 @@ app = typer.Typer(
 @app.command()
 def create(
     name: str = typer.Option(..., "--name", help="Who or what uses the token (e.g. ci-bot)."),
-    role: str = typer.Option(..., "--role", help="viewer, predictor, deployer or admin."),
-    team: str | None = typer.Option(None, "--team", help="The team it acts for (ownership)."),
+    role: str = typer.Option(
+        ...,
+        "--role",
+        help="viewer (reads), predictor (+ predicts), labeler (reads + sends labels), "
+        "deployer (predicts + changes endpoints) or admin (everything).",
+    ),
+    team: str | None = typer.Option(
+        None,
+        "--team",
+        help="The team it acts for: labeler and deployer tokens act only on "
+        "what that team owns (a labeler needs one).",
+    ),
     as_json: bool = JSON_OPTION,
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
-    """Create a token. The secret is printed once and never stored."""
+    """Create a token (admins only). The secret is printed once and never stored."""
     with open_workspace(workspace, as_json=as_json) as ws:
         issued = ws.tokens.create(name=name, role=role, team=team)
     if as_json:

@@ -1,10 +1,20 @@
-"""Ownership checks: only the owning team or an admin may change what a team owns."""
+"""Ownership checks: only the owning team or an admin may change what a team owns.
+
+A refusal names the owner and how to find who may act (``[teams]`` in ``stead.toml``), never
+the members themselves: a refused caller (a token of another team over HTTP) must not learn
+who holds the rights it lacks.
+"""
 
 from __future__ import annotations
 
 from stead.core.context import Context
 from stead.core.errors import PermissionDenied
 from stead.security.settings import auth_settings, teams
+
+NO_ADMIN_HINT = (
+    'name one in stead.toml: [auth] admins = ["{actor}"] '
+    "(or STEAD_AUTH_ADMINS='[\"{actor}\"]'); `stead init` names the workspace's creator"
+)
 
 
 class AccessPolicy:
@@ -27,19 +37,32 @@ class AccessPolicy:
         """Raise unless ``actor`` belongs to ``owner`` or is an admin.
 
         Raises:
-            PermissionDenied: saying who may do it instead.
+            PermissionDenied: naming the owner (not its members).
         """
         if self.may_act_for(actor, owner):
             return
-        members = self._teams.members.get(owner, [owner])
-        allowed = ", ".join(sorted({*members, *self._admins})) or owner
         raise PermissionDenied(
-            f"{actor!r} may not {action}: it is owned by {owner!r}; only its members or an "
-            f"admin may ({allowed}). Ask one of them, or set STEAD_ACTOR if you are one",
-            details={"actor": actor, "owner": owner, "allowed": sorted({*members, *self._admins})},
+            f"{actor!r} may not {action}: it is owned by {owner!r}; only its members "
+            f"([teams] {owner} in stead.toml) or an admin may. Ask one of them, or set "
+            "STEAD_ACTOR if you are one",
+            details={"actor": actor, "owner": owner},
         )
 
     def require_admin(self, actor: str, *, action: str) -> None:
-        if not self.is_admin(actor):
-            admins = ", ".join(sorted(self._admins)) or "nobody: set [auth] admins in stead.toml"
-            raise PermissionDenied(f"{actor!r} may not {action}: only an admin may ({admins})")
+        """Raise unless ``actor`` is in ``[auth] admins``.
+
+        Raises:
+            PermissionDenied: saying how to name an admin when none is configured.
+        """
+        if self.is_admin(actor):
+            return
+        if not self._admins:
+            raise PermissionDenied(
+                f"{actor!r} may not {action}: only an admin may, and this workspace has no "
+                f"admin; {NO_ADMIN_HINT.format(actor=actor)}",
+                details={"actor": actor},
+            )
+        raise PermissionDenied(
+            f"{actor!r} may not {action}: only an admin may ([auth] admins in stead.toml)",
+            details={"actor": actor},
+        )

@@ -2,7 +2,12 @@
 
 A token reads ``stead_<id>_<secret>``. Only the SHA-256 of the secret is stored, so the
 database never holds a usable credential; the plain token is shown once, at creation.
-Roles are ordered: ``viewer`` < ``predictor`` < ``deployer`` < ``admin``.
+
+Roles are duties, not a ladder (:data:`GRANTS`): a ``viewer`` reads; a ``predictor`` also
+predicts; a ``labeler`` reads and sends labels, for the endpoints its team owns; a
+``deployer`` predicts and changes the endpoints its team owns, but does not label (labels
+feed the monitoring and retraining that judge its models); an ``admin`` does everything,
+for every team. Only an admin creates or revokes tokens.
 """
 
 from __future__ import annotations
@@ -23,16 +28,32 @@ from stead.core.db import Base, UTCDateTime, entity_from_row
 from stead.core.errors import NotFound, Unauthenticated, UsageError
 from stead.core.ids import new_id
 from stead.security.access import AccessPolicy
-from stead.security.settings import auth_settings
 
-Role = Literal["viewer", "predictor", "deployer", "admin"]
+Role = Literal["viewer", "predictor", "labeler", "deployer", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 PREFIX = "stead"
+# Each role and the roles whose operations it may perform.
+GRANTS: dict[str, frozenset[Role]] = {
+    "viewer": frozenset({"viewer"}),
+    "predictor": frozenset({"viewer", "predictor"}),
+    "labeler": frozenset({"viewer", "labeler"}),
+    "deployer": frozenset({"viewer", "predictor", "deployer"}),
+    "admin": frozenset(ROLES),
+}
 
 
 def role_allows(role: str, needed: Role) -> bool:
-    """Whether ``role`` includes everything ``needed`` may do."""
-    return ROLES.index(role) >= ROLES.index(needed)
+    """Whether a token of ``role`` may do what ``needed`` may.
+
+    >>> role_allows("deployer", "predictor"), role_allows("deployer", "labeler")
+    (True, False)
+    """
+    return needed in GRANTS.get(role, frozenset())
+
+
+def roles_allowing(needed: Role) -> list[Role]:
+    """The roles that may do what ``needed`` may, in :data:`ROLES` order."""
+    return [role for role in ROLES if role_allows(role, needed)]
 
 
 class ApiTokenRow(Base):
@@ -103,18 +124,23 @@ class TokenService:
     def create(self, *, name: str, role: str, team: str | None = None) -> IssuedToken:
         """Issue a token; the returned secret is never stored and cannot be shown again.
 
-        Once ``[auth] admins`` is set, only an admin may create or revoke tokens (before
-        that, whoever can open the workspace bootstraps the first ones).
+        Only an admin (``[auth] admins``; ``stead init`` names the workspace's creator)
+        may create or revoke tokens.
 
         Raises:
-            UsageError: for an unknown role or an empty name.
+            PermissionDenied: the actor is not an admin, or no admin is configured.
+            UsageError: an unknown role, an empty name, or a labeler without a team.
         """
-        if auth_settings(self._ctx.settings).admins:
-            AccessPolicy(self._ctx).require_admin(self._ctx.actor, action="create API tokens")
+        AccessPolicy(self._ctx).require_admin(self._ctx.actor, action="create API tokens")
         if role not in ROLES:
             raise UsageError(f"role {role!r} is not one of {', '.join(ROLES)}")
         if not name.strip():
             raise UsageError("a token needs a name that says who or what uses it")
+        if role == "labeler" and not (team or "").strip():
+            raise UsageError(
+                "a labeler token labels the endpoints of one team: pass --team TEAM "
+                "(the team, or the identity, that owns the endpoints)"
+            )
         token_id = new_id("tk")
         secret = secrets.token_urlsafe(32)
         with self._ctx.store.change("token.create", f"token:{token_id}") as change:
@@ -133,8 +159,7 @@ class TokenService:
         return IssuedToken(token=token, secret=f"{PREFIX}_{token_id}_{secret}")
 
     def revoke(self, token_id: str, *, reason: str | None = None) -> ApiToken:
-        if auth_settings(self._ctx.settings).admins:
-            AccessPolicy(self._ctx).require_admin(self._ctx.actor, action="revoke API tokens")
+        AccessPolicy(self._ctx).require_admin(self._ctx.actor, action="revoke API tokens")
         with self._ctx.store.change("token.revoke", f"token:{token_id}", reason=reason) as change:
             row = change.session.get(ApiTokenRow, token_id)
             if row is None:

@@ -7,20 +7,32 @@ measure anything, and storing it would let typos and ids of another endpoint pil
 unseen. Sending it again once the prediction is logged works (an answer given moments ago
 may still be in the log writer's queue for up to ``[serving.log] flush_interval``).
 
+**Who may label.** Labels feed monitoring and retraining, so only someone who may act for
+the endpoint's owner sends them: a member of the owning team (the CLI's actor, ``[teams]``),
+a ``labeler`` token of that team over HTTP, or an admin. An endpoint that was never
+deployed has no owner, and only an admin may label it.
+
+**Labels are not overwritten by feedback.** Feedback with a different label for a request
+id that already has one is refused as a whole (nothing of the call is stored), naming the
+explicit operation that changes a label: :meth:`FeedbackService.correct` (``stead feedback
+correct``, or ``"correct": true`` over HTTP), which needs a reason and is audited as
+``feedback.correct`` with the label before and after. The same label again is a no-op, so
+re-sending a file is safe. KPI values accumulate: a later value of a KPI replaces the
+earlier one, others are kept.
+
 Each stored row keeps the prediction's time and model version, copied from the log, so a
 window of feedback is found by prediction time without reading the log. Rows are never
-updated: a different label for a request id is a correction, stored as a new row that
-supersedes the old one; the same label again is a no-op, so re-sending a file is safe.
-KPI values accumulate: a later value of a KPI replaces the earlier one, others are kept.
+updated: a KPI update or a correction is a new row that supersedes the old one, so
+:meth:`FeedbackService.history` shows every label a prediction ever had.
 
 Storage is the metadata database (table ``feedback``), not Parquet: feedback is at most
 one row per prediction and usually far fewer, it must be unique per request id under
-concurrent writers, and each call is audited in the same transaction as its rows.
+concurrent writers, and each call is audited in the same transaction as its rows, as the
+identity that sent it (the API token's over HTTP).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,41 +40,49 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
 from stead.core.artifacts import sha256_file
-from stead.core.clock import utcnow
-from stead.core.errors import DataError, NotFound, UsageError
-from stead.core.ids import new_id
+from stead.core.errors import Conflict, NotFound, PermissionDenied, UsageError
 from stead.data.reader import read_table
+from stead.serving.feedback_input import (
+    LABEL,
+    REQUEST_ID,
+    FeedbackItem,
+    items_of,
+    kpi_values,
+    request_id_of,
+    scalar,
+)
+from stead.serving.feedback_rows import label_key, latest_rows, new_row, same_feedback
+from stead.serving.governance import Principal, workspace_principal
 from stead.serving.log_reader import TimeBound, read_prediction_table
 from stead.serving.outcome_tables import FeedbackRow
 from stead.serving.predictions import PredictionService
 from stead.serving.record import check_endpoint
 from stead.serving.request_lookup import find_predictions
+from stead.serving.tables import EndpointRow
 
 if TYPE_CHECKING:
     from stead.core.context import Context
 
-REQUEST_ID = "request_id"
-LABEL = "label"
 KPI_PREFIX = "kpis."
 # The answer a label measures: the version that responded, not a shadow copy.
 _ANSWERING = ("production", "canary", "fallback")
 _SHOWN_UNKNOWN = 20
+_SHOWN_RELABELS = 5
 _IN_CHUNK = 500
 
 
 @dataclass(frozen=True)
 class FeedbackOutcome:
-    """What one ``record`` or ``ingest`` call did.
+    """What one ``record``, ``ingest`` or ``correct`` call did.
 
     Attributes:
         received: distinct request ids in the call.
-        stored: new rows (first labels and corrections).
-        corrected: of ``stored``, how many replaced a different earlier label.
+        stored: new rows (first labels, KPI updates and corrections).
+        corrected: of ``stored``, how many changed a label (only ``correct`` does).
         unchanged: repeats of what was already stored (nothing written for them).
         unknown: request ids the endpoint never logged; reported and not stored.
     """
@@ -107,15 +127,12 @@ class FeedbackOutcome:
         }
 
 
-@dataclass(frozen=True)
-class _Item:
-    request_id: str
-    label: Any
-    kpis: dict[str, Any]
-
-
 class FeedbackService:
-    """Feedback of a workspace's endpoints (``ws.feedback``)."""
+    """Feedback of a workspace's endpoints (``ws.feedback``).
+
+    Every writing method takes an optional ``principal``: who sends the feedback (the HTTP
+    server passes the API token's); by default the workspace's actor.
+    """
 
     def __init__(self, context: Context) -> None:
         self._ctx = context
@@ -128,31 +145,39 @@ class FeedbackService:
         *,
         label: Any,
         kpis: dict[str, Any] | None = None,
+        principal: Principal | None = None,
     ) -> FeedbackOutcome:
         """Record the label (and KPI values) of one logged prediction.
 
         Raises:
             NotFound: ``endpoint`` never logged ``request_id`` (nothing is stored).
+            Conflict: the prediction already has a different label (use :meth:`correct`).
+            PermissionDenied: the principal may not act for the endpoint's owner.
             UsageError: a bad endpoint name, a missing label, or a label or KPI value
                 that is not a number, text or true/false.
         """
         check_endpoint(endpoint)
-        item = _Item(
-            _request_id(request_id), _scalar(label, what="label"), _kpis(kpis or {}, row=None)
+        item = FeedbackItem(
+            request_id_of(request_id),
+            scalar(label, what="label"),
+            kpi_values(kpis or {}, row=None),
         )
         if item.label is None:
             raise UsageError(f"request {request_id}: the label is missing; send a value")
+        who = principal or workspace_principal(self._ctx)
+        self._authorize(endpoint, who)
         answers = self._answers(endpoint, [item.request_id])
         if not answers:
-            raise NotFound(
-                f"endpoint {endpoint} has logged no prediction with request id {request_id!r}; "
-                "nothing was stored. Check the endpoint and the id (a prediction answered "
-                "moments ago may still be on its way to the log: retry in a few seconds)",
-                details={"endpoint": endpoint, "request_id": request_id},
-            )
-        return self._store(endpoint, [item], answers, action="feedback.record", source="api")
+            raise _not_logged(endpoint, item.request_id)
+        return self._store(endpoint, [item], answers, who, action="feedback.record", source="api")
 
-    def ingest(self, endpoint: str, path: str | os.PathLike[str]) -> FeedbackOutcome:
+    def ingest(
+        self,
+        endpoint: str,
+        path: str | os.PathLike[str],
+        *,
+        principal: Principal | None = None,
+    ) -> FeedbackOutcome:
         """Ingest a CSV or Parquet file with ``request_id``, ``label`` and KPI columns.
 
         Every column other than ``request_id`` and ``label`` is a KPI (empty cells are
@@ -162,67 +187,180 @@ class FeedbackService:
         Raises:
             DataError: the file cannot be read, lacks ``request_id`` or ``label``, has
                 empty labels, or gives one request id two different labels.
+            Conflict: some predictions already have a different label (nothing is
+                stored; use :meth:`correct` for those).
+            PermissionDenied: the principal may not act for the endpoint's owner.
         """
         check_endpoint(endpoint)
         file = Path(path)
         frame = read_table(file)
         source = f"{file.resolve()} (sha256 {sha256_file(file)[:12]})"
-        return self.ingest_frame(endpoint, frame, source=source)
+        return self.ingest_frame(endpoint, frame, source=source, principal=principal)
 
     def ingest_frame(
-        self, endpoint: str, frame: pd.DataFrame, *, source: str = "a DataFrame"
+        self,
+        endpoint: str,
+        frame: pd.DataFrame,
+        *,
+        source: str = "a DataFrame",
+        principal: Principal | None = None,
     ) -> FeedbackOutcome:
         """:meth:`ingest` for a DataFrame already in memory."""
         check_endpoint(endpoint)
-        items = _items(frame, where=source)
+        items = items_of(frame, where=source)
+        who = principal or workspace_principal(self._ctx)
+        self._authorize(endpoint, who)
         answers = self._answers(endpoint, [i.request_id for i in items])
-        return self._store(endpoint, items, answers, action="feedback.ingest", source=source)
+        return self._store(endpoint, items, answers, who, action="feedback.ingest", source=source)
+
+    def correct(
+        self,
+        endpoint: str,
+        request_id: str,
+        *,
+        label: Any,
+        reason: str | None,
+        principal: Principal | None = None,
+    ) -> FeedbackOutcome:
+        """Change the label of a prediction that already has one.
+
+        Audited as ``feedback.correct`` with the reason and the label before and after;
+        the earlier row is kept (see :meth:`history`). Its KPI values are carried over.
+        The same label again changes nothing and writes no event.
+
+        Raises:
+            UsageError: no reason, or a missing or malformed label.
+            NotFound: ``endpoint`` never logged ``request_id``.
+            Conflict: the prediction has no label yet (send it as feedback instead).
+            PermissionDenied: the principal may not act for the endpoint's owner.
+        """
+        check_endpoint(endpoint)
+        item = FeedbackItem(request_id_of(request_id), scalar(label, what="label"), {})
+        if item.label is None:
+            raise UsageError(f"request {request_id}: the corrected label is missing")
+        if not isinstance(reason, str) or not reason.strip():
+            raise UsageError(
+                "a correction needs a reason: pass --reason '...' (HTTP: \"reason\"); it is "
+                "audited with the label before and after"
+            )
+        who = principal or workspace_principal(self._ctx)
+        self._authorize(endpoint, who)
+        answers = self._answers(endpoint, [item.request_id])
+        if not answers:
+            raise _not_logged(endpoint, item.request_id)
+        outcome = FeedbackOutcome(
+            endpoint=endpoint, source="correction", received=1, stored=0, corrected=0, unchanged=1
+        )
+        with self._ctx.store.read() as session:
+            before = latest_rows(session, endpoint, [item.request_id]).get(item.request_id)
+        if before is None:
+            raise _nothing_to_correct(endpoint, item.request_id)
+        if label_key(before.label) == label_key(item.label):
+            return outcome
+        with self._ctx.store.change(
+            "feedback.correct", f"endpoint:{endpoint}", reason=reason, actor=who.identity
+        ) as change:
+            # Read again under the write lock: another writer may have changed it since.
+            before = latest_rows(change.session, endpoint, [item.request_id]).get(item.request_id)
+            if before is None:  # retention deleted it meanwhile
+                raise _nothing_to_correct(endpoint, item.request_id)
+            change.session.add(
+                new_row(
+                    endpoint,
+                    item,
+                    kpis=before.kpis,
+                    answer=answers[item.request_id],
+                    source="correction",
+                    actor=change.actor,
+                )
+            )
+            change.details.update(
+                {
+                    "request_id": item.request_id,
+                    "model_version": answers[item.request_id][1],
+                    "before": {
+                        "label": before.label,
+                        "recorded_by": before.recorded_by,
+                        "recorded_at": before.recorded_at.isoformat(),
+                    },
+                    "after": {"label": item.label},
+                }
+            )
+        return FeedbackOutcome(
+            endpoint=endpoint, source="correction", received=1, stored=1, corrected=1, unchanged=0
+        )
+
+    def _authorize(self, endpoint: str, who: Principal) -> None:
+        """Refuse (and audit the refusal as ``feedback.refused``) unless ``who`` may label
+        ``endpoint``: a member (or token) of its owner, or an admin. The refusal names the
+        owner, never its members."""
+        if who.admin:
+            return
+        with self._ctx.store.read() as session:
+            row = session.get(EndpointRow, endpoint)
+            owner = row.owner if row is not None else None
+        if owner is not None and who.may_act_for(owner):
+            return
+        whose = (
+            f"it is owned by {owner!r}; only its members, a labeler token of team {owner!r} "
+            "or an admin may"
+            if owner is not None
+            else "it was never deployed, so it has no owner; only an admin may"
+        )
+        message = f"{who.identity!r} may not send feedback for endpoint {endpoint}: {whose}"
+        # On the record, like a refused deployment: who tried to label what they do not own.
+        with self._ctx.store.change(
+            "feedback.refused", f"endpoint:{endpoint}", actor=who.identity
+        ) as change:
+            change.details.update({"refused_by": "permission", "message": message})
+        raise PermissionDenied(
+            message, details={"actor": who.identity, "endpoint": endpoint, "owner": owner}
+        )
 
     def _store(
         self,
         endpoint: str,
-        items: list[_Item],
+        items: list[FeedbackItem],
         answers: dict[str, tuple[datetime, str]],
+        who: Principal,
         *,
         action: str,
         source: str,
     ) -> FeedbackOutcome:
         unknown = [i.request_id for i in items if i.request_id not in answers]
         known = [i for i in items if i.request_id in answers]
-        stored = corrected = unchanged = 0
-        with self._ctx.store.change(action, f"endpoint:{endpoint}") as change:
-            latest = _latest(change.session, endpoint, [i.request_id for i in known])
-            now = utcnow()
+        stored = unchanged = 0
+        with self._ctx.store.change(action, f"endpoint:{endpoint}", actor=who.identity) as change:
+            latest = latest_rows(change.session, endpoint, [i.request_id for i in known])
+            relabels = [
+                (item, latest[item.request_id])
+                for item in known
+                if item.request_id in latest
+                and label_key(latest[item.request_id].label) != label_key(item.label)
+            ]
+            if relabels:
+                raise _relabel_refused(endpoint, relabels)
             for item in known:
                 previous = latest.get(item.request_id)
-                if previous is not None and _same(previous, item):
+                if previous is not None and same_feedback(previous, item):
                     unchanged += 1
                     continue
-                predicted_at, model_version = answers[item.request_id]
-                kpis = {**(previous.kpis if previous is not None else {}), **item.kpis}
                 change.session.add(
-                    FeedbackRow(
-                        id=new_id("fb"),
-                        endpoint=endpoint,
-                        request_id=item.request_id,
-                        label=item.label,
-                        kpis=kpis,
-                        predicted_at=predicted_at,
-                        model_version=model_version,
+                    new_row(
+                        endpoint,
+                        item,
+                        kpis=previous.kpis if previous is not None else {},
+                        answer=answers[item.request_id],
                         source=source,
-                        recorded_at=now,
-                        recorded_by=change.actor,
+                        actor=change.actor,
                     )
                 )
                 stored += 1
-                if previous is not None and _label_key(previous.label) != _label_key(item.label):
-                    corrected += 1
             change.details.update(
                 {
                     "source": source,
                     "received": len(items),
                     "stored": stored,
-                    "corrected": corrected,
                     "unchanged": unchanged,
                     "unknown": len(unknown),
                     "unknown_ids": unknown[:_SHOWN_UNKNOWN],
@@ -233,7 +371,7 @@ class FeedbackService:
             source=source,
             received=len(items),
             stored=stored,
-            corrected=corrected,
+            corrected=0,
             unchanged=unchanged,
             unknown=unknown,
         )
@@ -328,108 +466,38 @@ class FeedbackService:
             ]
 
 
-def _latest(session: Any, endpoint: str, request_ids: list[str]) -> dict[str, FeedbackRow]:
-    latest: dict[str, FeedbackRow] = {}
-    for start in range(0, len(request_ids), _IN_CHUNK):
-        chunk = request_ids[start : start + _IN_CHUNK]
-        rows = session.scalars(
-            select(FeedbackRow)
-            .where(FeedbackRow.endpoint == endpoint, FeedbackRow.request_id.in_(chunk))
-            .order_by(FeedbackRow.recorded_at, FeedbackRow.id)
-        )
-        for row in rows:
-            latest[row.request_id] = row
-    return latest
-
-
-def _same(previous: FeedbackRow, item: _Item) -> bool:
-    return _label_key(previous.label) == _label_key(item.label) and all(
-        previous.kpis.get(k) == v for k, v in item.kpis.items()
+def _not_logged(endpoint: str, request_id: str) -> NotFound:
+    return NotFound(
+        f"endpoint {endpoint} has logged no prediction with request id {request_id!r}; "
+        "nothing was stored. Check the endpoint and the id (a prediction answered "
+        "moments ago may still be on its way to the log: retry in a few seconds)",
+        details={"endpoint": endpoint, "request_id": request_id},
     )
 
 
-def _label_key(value: Any) -> tuple[str, Any]:
-    # 1 and True compare equal in Python; as labels they are different classes.
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, int | float):
-        return ("number", float(value))
-    return ("text", value)
-
-
-def _request_id(value: Any) -> str:
-    if isinstance(value, str) and value.strip():
-        return value
-    raise UsageError(f"request id {value!r} is not allowed; give the id a response carried")
-
-
-def _scalar(value: Any, *, what: str) -> Any:
-    """A JSON scalar, or ``None`` for missing (NaN, NA)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, bool | int | float | str):
-        if isinstance(value, float) and math.isinf(value):
-            raise UsageError(f"{what} {value!r} is not a finite number")
-        return value
-    raise UsageError(
-        f"{what} {value!r} is a {type(value).__name__}; use a number, text or true/false"
+def _nothing_to_correct(endpoint: str, request_id: str) -> Conflict:
+    return Conflict(
+        f"request {request_id} of endpoint {endpoint} has no label yet, so there is nothing "
+        "to correct; send it as feedback (`stead feedback ingest`, or "
+        f"POST /v1/endpoints/{endpoint}/feedback)",
+        details={"endpoint": endpoint, "request_id": request_id},
     )
 
 
-def _kpis(values: dict[str, Any], *, row: int | None) -> dict[str, Any]:
-    where = "" if row is None else f" in row {row}"
-    kpis: dict[str, Any] = {}
-    for name, value in values.items():
-        if not isinstance(name, str) or not name:
-            raise UsageError(f"KPI name {name!r}{where} is not allowed; use text")
-        scalar = _scalar(value, what=f"KPI {name!r}{where}")
-        if scalar is not None:
-            kpis[name] = scalar
-    return kpis
-
-
-def _items(frame: pd.DataFrame, *, where: str) -> list[_Item]:
-    missing = [c for c in (REQUEST_ID, LABEL) if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{where} has no {' or '.join(repr(c) for c in missing)} column; feedback needs "
-            f"'request_id' and 'label' (every other column is a KPI). Its columns are: "
-            f"{', '.join(map(str, frame.columns))}"
-        )
-    ids = frame[REQUEST_ID]
-    bad_ids = np.flatnonzero(ids.isna().to_numpy())
-    if len(bad_ids):
-        raise DataError(f"{where}: request_id is empty in rows {_rows(bad_ids)}; fill or drop them")
-    no_label = np.flatnonzero(frame[LABEL].isna().to_numpy())
-    if len(no_label):
-        raise DataError(
-            f"{where}: label is empty in {len(no_label)} row(s) ({_rows(no_label)}); "
-            "drop them or fill in the label"
-        )
-    kpi_columns = [c for c in frame.columns if c not in (REQUEST_ID, LABEL)]
-    items: dict[str, _Item] = {}
-    for position, row in enumerate(frame.to_dict("records")):
-        request_id = str(row[REQUEST_ID])
-        try:
-            label = _scalar(row[LABEL], what=f"label in row {position}")
-            kpis = _kpis({c: row[c] for c in kpi_columns}, row=position)
-        except UsageError as error:
-            raise DataError(f"{where}: {error.message}") from error
-        item = _Item(request_id, label, kpis)
-        earlier = items.get(request_id)
-        if earlier is not None and earlier != item:
-            raise DataError(
-                f"{where}: request id {request_id!r} appears twice with different feedback "
-                f"(row {position} and an earlier row); keep one"
-            )
-        items[request_id] = item
-    return list(items.values())
-
-
-def _rows(positions: np.ndarray) -> str:
-    shown = ", ".join(str(int(p)) for p in positions[:5])
-    return shown + (", ..." if len(positions) > 5 else "")
+def _relabel_refused(endpoint: str, relabels: list[tuple[FeedbackItem, FeedbackRow]]) -> Conflict:
+    shown = ", ".join(
+        f"{item.request_id} ({row.label!r} -> {item.label!r})"
+        for item, row in relabels[:_SHOWN_RELABELS]
+    )
+    more = f" and {len(relabels) - _SHOWN_RELABELS} more" if len(relabels) > _SHOWN_RELABELS else ""
+    return Conflict(
+        f"{len(relabels)} prediction(s) of endpoint {endpoint} already have a different label: "
+        f"{shown}{more}; nothing was stored. Feedback never changes a label: correct each "
+        f"one explicitly with `stead feedback correct {endpoint} REQUEST_ID LABEL --reason "
+        f"'...'` (HTTP: POST /v1/endpoints/{endpoint}/feedback with \"correct\": true and "
+        'a "reason"), which audits the label before and after, or leave them out',
+        details={
+            "endpoint": endpoint,
+            "relabelled": [item.request_id for item, _ in relabels[:_SHOWN_UNKNOWN]],
+        },
+    )

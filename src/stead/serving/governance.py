@@ -48,6 +48,17 @@ class Principal:
         return self.admin or owner == self.identity or owner in self.teams
 
 
+def workspace_principal(context: Context) -> Principal:
+    """The workspace's actor as a :class:`Principal`: its teams from ``[teams]``, admin
+    when it is in ``[auth] admins``."""
+    actor = context.actor
+    return Principal(
+        identity=actor,
+        teams=tuple(teams(context.settings).teams_of(actor)),
+        admin=AccessPolicy(context).is_admin(actor),
+    )
+
+
 class DeploymentGate:
     """Checks a change of an endpoint; refuses (and audits the refusal) when it fails.
 
@@ -62,13 +73,7 @@ class DeploymentGate:
 
     def principal(self) -> Principal:
         """The workspace's actor, with its teams and admin rights from ``stead.toml``."""
-        actor = self._ctx.actor
-        policy = AccessPolicy(self._ctx)
-        return Principal(
-            identity=actor,
-            teams=tuple(teams(self._ctx.settings).teams_of(actor)),
-            admin=policy.is_admin(actor),
-        )
+        return workspace_principal(self._ctx)
 
     def owner(
         self, who: Principal, current: str | None, version: ModelVersion | None, name: str
@@ -77,7 +82,7 @@ class DeploymentGate:
         deployed version's.
 
         Raises:
-            PermissionDenied: naming the owner and who may act for it.
+            PermissionDenied: naming the owner (not its members).
         """
         owners = [current] if current else []
         if version is not None and version.owner not in owners:
@@ -85,10 +90,10 @@ class DeploymentGate:
         for owner in owners:
             if who.may_act_for(owner):
                 continue
-            members = teams(self._ctx.settings).members.get(owner, [owner])
+            # The owner, never its members: the refused caller must not learn who they are.
             message = (
                 f"{who.identity!r} may not change endpoint {name}: it serves models owned by "
-                f"{owner!r}; only its members or an admin may ({', '.join(sorted(members))})"
+                f"{owner!r}; only its members or an admin may"
             )
             self.refuse(name, who, "permission", message)
             raise PermissionDenied(

@@ -3,9 +3,11 @@
 When ``[auth] enabled`` (``"auto"``: whenever the server listens beyond loopback) every
 request but the health checks and the OpenAPI document needs ``Authorization: Bearer
 <token>``; a missing, unknown or revoked token gets 401. Each route then asks for a role
-(:func:`require`): reads need ``viewer``, predictions and feedback ``predictor``,
-deployment changes ``deployer`` (and, checked by ``ws.endpoints``, the token's team must
-own the models). A token without the role gets 403, saying which role is needed.
+(:func:`require`, roles as in :data:`stead.security.tokens.GRANTS`): reads need
+``viewer``, predictions ``predictor``, feedback ``labeler`` and deployment changes
+``deployer``; for feedback and deployments the token's team must own the endpoint (checked
+by ``ws.feedback`` and ``ws.endpoints``, which act as :func:`principal_of` the token). A
+token without the role gets 403, saying which role is needed.
 
 Tokens are checked against the metadata store and the answer is remembered for
 ``CACHE_SECONDS``, so a revoked token stops working within that time.
@@ -23,7 +25,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stead.core.errors import PermissionDenied, Unauthenticated
-from stead.security.tokens import ApiToken, Role, role_allows
+from stead.security.tokens import ApiToken, Role, role_allows, roles_allowing
+from stead.serving.governance import Principal
 from stead.serving.http.lean import Call
 from stead.serving.http.responses import send_error
 
@@ -132,8 +135,24 @@ def require(request: Request | Call, role: Role) -> ApiToken | None:
     if token is None:
         raise Unauthenticated("this request needs an API token: 'Authorization: Bearer <token>'")
     if not role_allows(token.role, role):
+        allowed = roles_allowing(role)
         raise PermissionDenied(
-            f"token {token.name!r} has role {token.role}; this needs {role} or above",
+            f"token {token.name!r} has role {token.role}; this needs role {role} (a token of "
+            f"role {', '.join(allowed[:-1])} or {allowed[-1]})",
             details={"token": token.name, "role": token.role, "needed": role},
         )
     return token
+
+
+def principal_of(token: ApiToken | None) -> Principal | None:
+    """Who a token acts as: its identity, its team, admin for an ``admin`` token.
+
+    ``None`` when auth is off: the server's own identity (the workspace actor) acts.
+    """
+    if token is None:
+        return None
+    return Principal(
+        identity=token.identity,
+        teams=(token.team,) if token.team else (),
+        admin=token.role == "admin",
+    )

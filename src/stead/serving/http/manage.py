@@ -17,22 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from stead.core.errors import UsageError
-from stead.security.tokens import ApiToken
-from stead.serving.endpoints import Principal
 from stead.serving.http.answering import runtime
-from stead.serving.http.auth import require
+from stead.serving.http.auth import principal_of, require
 from stead.serving.http.responses import json_response, load
 from stead.serving.watcher import refs_of
-
-
-def _principal(token: ApiToken | None) -> Principal | None:
-    if token is None:
-        return None  # auth is off: the server's own identity acts
-    return Principal(
-        identity=token.identity,
-        teams=(token.team,) if token.team else (),
-        admin=token.role == "admin",
-    )
 
 
 def _served(request: Request, name: str) -> dict[str, Any]:
@@ -82,7 +70,7 @@ async def change_endpoint(request: Request) -> Response:
     action = payload.get("action", "deploy")
     model, reason = payload.get("model"), payload.get("reason")
     override = bool(payload.get("override", False))
-    who = _principal(token)
+    who = principal_of(token)
     endpoints = runtime(request).ws.endpoints
     calls: dict[str, Any] = {
         "deploy": lambda: endpoints.deploy(
@@ -136,7 +124,7 @@ async def rollback_endpoint(request: Request) -> Response:
         name,
         to=to,
         reason=payload.get("reason"),
-        principal=_principal(token),
+        principal=principal_of(token),
     )
     return json_response(outcome.to_dict(), 201)
 

@@ -22,7 +22,7 @@ from stead.core.errors import UsageError
 from stead.serving.answer import PredictRequest
 from stead.serving.errors import NotImplementedYet
 from stead.serving.http.answering import answer, request_id, runtime
-from stead.serving.http.auth import require
+from stead.serving.http.auth import principal_of, require
 from stead.serving.http.lean import Call, Result
 from stead.serving.http.responses import json_response, load
 
@@ -58,21 +58,37 @@ async def predict(call: Call) -> Result:
 
 
 async def feedback(request: Request) -> Response:
-    """``{"request_id": ..., "label": ..., "kpis": {...}}`` → ``ws.feedback.record``."""
-    require(request, "predictor")
+    """``{"request_id": ..., "label": ..., "kpis": {...}}`` → ``ws.feedback.record``;
+    with ``"correct": true`` and a ``"reason"`` → ``ws.feedback.correct``. Needs a
+    ``labeler`` token of the endpoint's team (or ``admin``), audited as the token."""
+    who = principal_of(require(request, "labeler"))
     name = request.path_params["name"]
     payload: Any = load(await request.body())
     if not isinstance(payload, dict) or "request_id" not in payload:
         raise UsageError('send {"request_id": "...", "label": ..., "kpis": {...}}')
+    correct = payload.get("correct", False)
+    if not isinstance(correct, bool):
+        raise UsageError(f'"correct" must be true or false, got {correct!r}')
     ws = runtime(request).ws
     service = getattr(ws, "feedback", None)
     if service is None:
         raise NotImplementedYet("feedback is not available in this server")
-    outcome = await asyncio.to_thread(
-        service.record,
-        name,
-        payload["request_id"],
-        label=payload.get("label"),
-        kpis=payload.get("kpis"),
-    )
+    if correct:
+        outcome = await asyncio.to_thread(
+            service.correct,
+            name,
+            payload["request_id"],
+            label=payload.get("label"),
+            reason=payload.get("reason"),
+            principal=who,
+        )
+    else:
+        outcome = await asyncio.to_thread(
+            service.record,
+            name,
+            payload["request_id"],
+            label=payload.get("label"),
+            kpis=payload.get("kpis"),
+            principal=who,
+        )
     return json_response(outcome.to_dict())

@@ -150,7 +150,8 @@ def document() -> dict[str, Any]:
             },
             "/v1/endpoints/{name}/feedback": {
                 "post": {
-                    "summary": "Record the label of a prediction (role: predictor)",
+                    "summary": "Record the label of a prediction, or correct it with "
+                    '"correct": true and a "reason" (role: labeler + owner)',
                     "parameters": [NAME],
                     "requestBody": {
                         "required": True,
@@ -163,6 +164,8 @@ def document() -> dict[str, Any]:
                                         "request_id": {"type": "string"},
                                         "label": {},
                                         "kpis": {"type": "object"},
+                                        "correct": {"type": "boolean", "default": False},
+                                        "reason": {"type": "string"},
                                     },
                                 }
                             }
@@ -170,7 +173,7 @@ def document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json({"type": "object"}, "what was stored"),
-                        **_errors(400, 401, 403, 404, 501),
+                        **_errors(400, 401, 403, 404, 409, 501),
                     },
                 }
             },
