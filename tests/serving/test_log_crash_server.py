@@ -36,8 +36,10 @@ def start_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     errors = root.parent / f"server-{port}.err"
     process = subprocess.Popen(
-        [sys.executable, "-m", "stead", "serve", "--port", str(port), "--workers", "1"]
-        + ["--log-level", "warning", "-w", str(root)],
+        [
+            *(sys.executable, "-m", "stead", "serve", "--port", str(port), "--workers", "1"),
+            *("--log-level", "warning", "-w", str(root)),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=errors.open("wb"),
         env={**os.environ, "STEAD_ACTOR": "tester"},

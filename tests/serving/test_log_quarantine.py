@@ -52,7 +52,7 @@ def test_a_poisoned_record_costs_no_other_prediction(tmp_path: Path, mode: str) 
         for record in records[k::16]:
             try:
                 plog.log(record)
-            except BaseException as exc:  # noqa: BLE001 (any error fails the test)
+            except BaseException as exc:  # any error fails the test
                 errors.append(exc)
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(16)]

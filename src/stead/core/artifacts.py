@@ -2,9 +2,9 @@
 
 An artifact's name is the SHA-256 of its bytes (``sha256/ab/abcdef...``). Writing goes to
 a temporary name and is then moved into place, so a crash mid-write leaves no visible
-partial artifact (and :meth:`ArtifactStore.clean_temporary`, run when a workspace opens,
-removes what such a crash left in ``tmp/``); writing bytes that already exist is a no-op. Reading checks the hash
-again and raises :class:`IntegrityError` naming the artifact when the bytes changed.
+partial artifact (:meth:`ArtifactStore.clean_temporary`, run when a workspace opens,
+removes what it left in ``tmp/``); writing bytes that already exist is a no-op. Reading
+checks the hash again and raises :class:`IntegrityError` naming the artifact when the bytes changed.
 The location is any fsspec URL (a local directory by default).
 """
 
