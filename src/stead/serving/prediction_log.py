@@ -58,7 +58,7 @@ import atexit
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from time import monotonic
@@ -68,25 +68,9 @@ import pyarrow as pa
 
 from stead.core.errors import SteadError, UsageError
 from stead.core.ids import new_id
-from stead.serving.log_convert import PartitionKey, PartWriter, by_partition, encode_isolating
-from stead.serving.log_format import combine
-from stead.serving.log_journal import (
-    JournalOwner,
-    LeftUnit,
-    Segment,
-    clean_temporary_files,
-    from_line,
-    replay,
-    sanitized,
-    to_line,
-    unit_file_name,
-)
-from stead.serving.log_quarantine import (
-    QUARANTINE_DIR,
-    append_line,
-    quarantine,
-    quarantine_line,
-)
+from stead.serving.log_convert import PartitionKey, PartWriter
+from stead.serving.log_journal import JournalOwner, Segment, sanitized, to_line
+from stead.serving.log_units import Batch, QuarantineListener, WriterWork
 from stead.serving.record import PredictionRecord
 from stead.serving.sanitize import NO_PII, Sanitizer
 
@@ -99,7 +83,6 @@ DROP_WARNING_EVERY = 10.0
 ENCODE_ROWS = 512
 
 log = logging.getLogger("stead.serving.prediction_log")
-QuarantineListener = Callable[[str, str], None]
 
 
 class PredictionLogError(SteadError):
@@ -130,21 +113,7 @@ class LogStats:
     replayed: int = 0
 
 
-class _Batch:
-    """Records taken together by the writer; sync callers wait on ``done``."""
-
-    __slots__ = ("done", "error", "failed", "first_at", "records")
-
-    def __init__(self) -> None:
-        self.records: list[PredictionRecord] = []
-        self.first_at = 0.0  # monotonic time its first record arrived
-        self.done = threading.Event()
-        # Per partition, why its records were not written; ``error`` when none were.
-        self.failed: dict[PartitionKey, str] = {}
-        self.error: str | None = None
-
-
-class PredictionLog:
+class PredictionLog(WriterWork):
     """Writes PredictionRecords to partitioned Parquet from a background thread.
 
     The thread starts with the object; call :meth:`close` (or use ``with``) to write
@@ -229,7 +198,7 @@ class PredictionLog:
         self._wake = threading.Condition(self._lock)  # the writer waits for work here
         # Producers wait here for room, flush() for its records: both for writes.
         self._drained = threading.Condition(self._lock)
-        self._open = _Batch()
+        self._open = Batch()
         # The writer thread's own: encoded chunks per partition, waiting for the flush.
         self._encoded: dict[PartitionKey, list[pa.Table]] = {}
         self._encoded_rows = 0
@@ -526,7 +495,7 @@ class PredictionLog:
             steps.append(self._backoff_until - now)
         return max(0.0, min(steps)) if steps else None
 
-    def _due(self, batch: _Batch, now: float, flush: bool) -> bool:
+    def _due(self, batch: Batch, now: float, flush: bool) -> bool:
         """Whether this step writes Parquet (lock held, before ``batch`` is encoded)."""
         rows = self._encoded_rows + len(batch.records)
         if not rows and not self._unit_rows:
@@ -546,7 +515,7 @@ class PredictionLog:
                 with self._lock:
                     while (step := self._next_step()) is None or step > 0:
                         self._wake.wait(step)
-                    batch, self._open = self._open, _Batch()
+                    batch, self._open = self._open, Batch()
                     flush = self._sync or self._flush_wanted or self._closing
                     self._flush_wanted = False
                     closing = self._closing
@@ -580,266 +549,3 @@ class PredictionLog:
                 self._drained.notify_all()
         finally:
             self._started.set()
-
-    # -- the journal (writer thread) ------------------------------------------------------
-
-    def _start(self) -> None:
-        """Clean what crashed writers left, and convert their journal units."""
-        try:
-            removed = clean_temporary_files(self.directory)
-            if removed:
-                log.info("prediction log %s: removed %d temporary file(s)", self.directory, removed)
-            replayed = replay(self.directory, self._convert_left)
-        except OSError as exc:
-            log.error(
-                "prediction log %s: could not convert the journal a crashed writer left "
-                "(kept for the next start): %s",
-                self.directory,
-                exc,
-            )
-        else:
-            with self._lock:
-                self._replayed += replayed
-        finally:
-            self._started.set()
-
-    def _seal(self) -> tuple[int, list[Segment], int]:
-        """End the unit being filled (lock held); appends go to a new unit from now on."""
-        assert self._owner is not None
-        sealed = (self._unit, self._segments, self._unit_rows)
-        self._unit += 1
-        self._segments = [self._owner.segment(self._unit, 0)]
-        self._unit_rows = 0
-        return sealed
-
-    def _sync_journal(self, sealed: tuple[int, list[Segment], int] | None) -> None:
-        # Only this thread closes segments, so the fds stay valid outside the lock.
-        assert self._owner is not None
-        try:
-            for segment in (*(sealed[1] if sealed else ()), self._segments[-1]):
-                segment.sync()
-            self._owner.sync_directory()
-        except OSError as exc:
-            log.warning("prediction log %s: fsync of the journal failed: %s", self.directory, exc)
-
-    def _finish_unit(self, unit: int, segments: list[Segment], rows: int, *, failed: bool) -> None:
-        if failed:
-            with self._lock:
-                self._stalled.append((unit, segments, rows))
-                self._stalled_rows += rows
-                self._backoff_until = monotonic() + self._interval
-            return
-        for segment in segments:
-            segment.close()
-            segment.path.unlink(missing_ok=True)
-
-    def _retry_stalled(self, *, final: bool) -> None:
-        """Convert units whose Parquet write failed again, from their segments."""
-        still = []
-        for unit, segments, rows in self._stalled:
-            lines = b"".join(s.path.read_bytes() for s in segments)
-            records = [from_line(line) for line in lines.splitlines() if line.strip()]
-            left = LeftUnit(self._writer_id, unit, [s.path for s in segments])
-            try:
-                written = self._convert(left, records, NO_PII, count=False)
-            except OSError as exc:
-                log.warning(
-                    "prediction log %s: %d record(s) still wait in the journal: %s",
-                    self.directory,
-                    rows,
-                    exc,
-                )
-                still.append((unit, segments, rows))
-                continue
-            self._finish_unit(unit, segments, rows, failed=False)
-            with self._lock:
-                self._stalled_rows -= rows
-                self._written += written
-                self._quarantined_late += rows - written
-                self._drained.notify_all()
-        with self._lock:
-            self._stalled = still
-            if still:
-                self._backoff_until = monotonic() + self._interval
-        if still and final:
-            log.warning(
-                "prediction log %s: %d record(s) left in the journal; they are written when "
-                "the log next opens on this directory",
-                self.directory,
-                sum(rows for _, _, rows in still),
-            )
-
-    def _stop_journal(self) -> None:
-        if self._owner is None:
-            return
-        for segment in self._segments:
-            segment.close()
-            if not self._stalled and self._unit_rows == 0:
-                segment.path.unlink(missing_ok=True)
-        if not self._stalled and self._unit_rows == 0:
-            self._owner.release()
-        else:  # the lock goes with the process; the next start converts what is left
-            for _, segments, _ in self._stalled:
-                for segment in segments:
-                    segment.close()
-
-    def _convert_left(
-        self, unit: LeftUnit, records: list[PredictionRecord], unreadable: list[tuple[bytes, str]]
-    ) -> None:
-        for line, reason in unreadable:
-            self._quarantine_line(unit, line, reason)
-        self._convert(unit, records, NO_PII)
-
-    def _convert(
-        self,
-        unit: LeftUnit,
-        records: list[PredictionRecord],
-        sanitizer: Sanitizer,
-        *,
-        count: bool = True,
-    ) -> int:
-        """Write a unit's records, skipping partitions whose unit file exists; return how
-        many records were written now. ``count``: count quarantined records (a retry's
-        were counted the first time).
-
-        Raises:
-            OSError: a partition could not be written.
-        """
-        name = unit_file_name(unit.writer, unit.unit)
-        written = 0
-        for key, group in by_partition(records).items():
-            if self._parts.path(key, name).exists():
-                continue
-            table = encode_isolating(group, sanitizer, self._rejecter(sanitizer, count=count))
-            if table is not None:
-                self._parts.write(key, table, name)
-                written += table.num_rows
-                with self._lock:
-                    self._files += 1
-        return written
-
-    def _quarantine_line(self, unit: LeftUnit, line: bytes, reason: str) -> None:
-        entry = quarantine_line(
-            segment=unit.segments[0].name, reason=reason, line=line.decode("latin-1")
-        )
-        append_line(self.directory / QUARANTINE_DIR / "unreadable.jsonl", entry)
-        with self._lock:
-            self._quarantined += 1
-
-    # -- encoding and writing (writer thread) -----------------------------------------------
-
-    def _rejecter(
-        self, sanitizer: Sanitizer, *, count: bool = True
-    ) -> Callable[[PredictionRecord, str], None]:
-        return lambda record, reason: self._reject(
-            record, reason, sanitizer, counted=True, count=count
-        )
-
-    def _reject(
-        self,
-        record: PredictionRecord,
-        reason: str,
-        sanitizer: Sanitizer,
-        *,
-        counted: bool,
-        count: bool = True,
-    ) -> None:
-        """Quarantine one record; ``counted``: it was counted in ``logged``; ``count``:
-        count it now (not when a retry quarantines it again)."""
-        log.error(
-            "prediction log: record %s of %s quarantined: %s",
-            record.request_id,
-            record.endpoint,
-            reason,
-        )
-        try:
-            quarantine(self.directory, record, reason, sanitizer)
-        except OSError as exc:
-            log.error("prediction log: quarantining %s failed: %s", record.request_id, exc)
-        if not count:
-            return
-        with self._lock:
-            self._quarantined += 1
-            if counted:
-                self._quarantined_late += 1
-            self._drained.notify_all()
-        if self._on_quarantine is not None:
-            self._on_quarantine(record.endpoint, reason)
-
-    def _encode(self, batch: _Batch, *, final: bool) -> None:
-        groups = by_partition(batch.records)
-        if not self._encoded:
-            self._write_at = batch.first_at + self._interval
-        # Chunk by chunk, dropping each chunk's records once encoded: neither the
-        # conversion nor the freeing holds the GIL for long.
-        batch.records = []
-        step = self._encode_rows
-        reject = self._rejecter(self._sanitizer)
-        for key, records in groups.items():
-            while records:
-                chunk = records[:step]
-                del records[:step]
-                table = encode_isolating(chunk, self._sanitizer, reject)
-                if table is not None:
-                    self._encoded.setdefault(key, []).append(table)
-                    self._encoded_rows += table.num_rows
-
-    def _write(
-        self, batch: _Batch, sealed: tuple[int, list[Segment], int] | None, *, final: bool
-    ) -> None:
-        name = None if sealed is None else unit_file_name(self._writer_id, sealed[0])
-        unit_failed = 0  # rows of this unit whose partition could not be written
-        for key in list(self._encoded):
-            chunks = self._encoded[key]
-            rows = sum(chunk.num_rows for chunk in chunks)
-            where = f"endpoint={key[0]}/date={key[1].isoformat()}"
-            try:
-                self._parts.write(key, combine(chunks), name)
-            except OSError as exc:
-                with self._lock:
-                    self._write_errors += 1
-                if sealed is not None:
-                    # The records wait in the journal; they are retried from there.
-                    log.warning(
-                        "prediction log: writing %d record(s) of %s failed, retrying from the "
-                        "journal in %s s: %s",
-                        rows,
-                        where,
-                        self._interval,
-                        exc,
-                    )
-                    unit_failed += rows
-                elif not (self._sync or final):
-                    log.warning(
-                        "prediction log: writing %d record(s) of %s failed, retrying in %s s: %s",
-                        rows,
-                        where,
-                        self._interval,
-                        exc,
-                    )
-                    self._backoff_until = monotonic() + self._interval
-                    continue
-                else:
-                    log.error(
-                        "prediction log: writing %d record(s) of %s failed: %s", rows, where, exc
-                    )
-                    self._give_up(batch, key, rows, f"write failed: {exc}", final=final)
-            else:
-                with self._lock:
-                    self._written += rows
-                    self._files += 1
-                    self._drained.notify_all()
-            del self._encoded[key]
-            self._encoded_rows -= rows
-        if sealed is not None:
-            self._finish_unit(sealed[0], sealed[1], unit_failed, failed=bool(unit_failed))
-
-    def _give_up(
-        self, batch: _Batch, key: PartitionKey, rows: int, reason: str, *, final: bool
-    ) -> None:
-        batch.failed[key] = reason
-        with self._lock:
-            self._failed += rows
-            if final:
-                self._lost_at_close += rows
-            self._drained.notify_all()
