@@ -131,3 +131,21 @@ def test_a_unit_file_is_a_valid_part_file(tmp_path: Path) -> None:
     files = sorted(tmp_path.rglob("part-*.parquet"))
     assert len(files) == 1 and files[0].name.startswith("part-j")
     assert pq.read_metadata(files[0]).num_rows == 3
+
+
+def test_a_failed_parquet_write_is_retried_from_the_journal(tmp_path: Path) -> None:
+    blocker = tmp_path / "endpoint=credit"
+    blocker.write_text("in the way of the partition directory")
+    plog = PredictionLog(tmp_path, batch_size=1, flush_interval=0.02)
+    plog.log_many(make_record(i) for i in range(5))
+    deadline = time.monotonic() + 60
+    while plog.stats().write_errors < 2:
+        assert time.monotonic() < deadline, "the writer never failed"
+        time.sleep(0.01)
+    # The records wait in the journal, not lost, while the disk refuses them.
+    assert list((tmp_path / JOURNAL_DIR).glob("*.jsonl"))
+    blocker.unlink()
+    stats = plog.close()
+    assert (stats.written, stats.failed, stats.pending) == (5, 0, 0)
+    assert len(read_predictions(tmp_path, "credit")) == 5
+    assert not list((tmp_path / JOURNAL_DIR).glob("*.jsonl"))

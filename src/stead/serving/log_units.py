@@ -147,12 +147,18 @@ class WriterWork:
         """Convert units whose Parquet write failed again, from their segments."""
         still = []
         for unit, segments, rows in self._stalled:
-            lines = b"".join(s.path.read_bytes() for s in segments)
-            records = [from_line(line) for line in lines.splitlines() if line.strip()]
             left = LeftUnit(self._writer_id, unit, [s.path for s in segments])
             try:
+                records = []
+                for line in left.lines():
+                    try:
+                        records.append(from_line(line))
+                    except Exception as exc:  # never expected in our own segments
+                        self._quarantine_line(left, line, f"unreadable journal line: {exc}")
                 written = self._convert(left, records, NO_PII, count=False)
             except OSError as exc:
+                with self._lock:
+                    self._write_errors += 1
                 log.warning(
                     "prediction log %s: %d record(s) still wait in the journal: %s",
                     self.directory,

@@ -520,7 +520,14 @@ class PredictionLog(WriterWork):
                     self._flush_wanted = False
                     closing = self._closing
                     write = self._due(batch, monotonic(), flush)
-                    sealed = self._seal() if write and self._journaled else None
+                    sealed = None
+                    if write and self._journaled:
+                        try:
+                            sealed = self._seal()
+                        except OSError as exc:  # no new segment: keep filling this unit
+                            log.warning("prediction log: cannot start a journal unit: %s", exc)
+                            self._backoff_until = monotonic() + self._interval
+                            write = False
                 if self._journaled:
                     self._sync_journal(sealed)
                 if batch.records:
