@@ -70,6 +70,7 @@ class WriterWork:
     _interval: float
     _backoff_until: float
     _sanitizer: Sanitizer
+    _encode_sanitizer: Sanitizer
     _on_quarantine: QuarantineListener | None
     _parts: PartWriter
     _writer_id: str
@@ -288,12 +289,12 @@ class WriterWork:
         # conversion nor the freeing holds the GIL for long.
         batch.records = []
         step = self._encode_rows
-        reject = self._rejecter(self._sanitizer)
+        reject = self._rejecter(self._encode_sanitizer)
         for key, records in groups.items():
             while records:
                 chunk = records[:step]
                 del records[:step]
-                table = encode_isolating(chunk, self._sanitizer, reject)
+                table = encode_isolating(chunk, self._encode_sanitizer, reject)
                 if table is not None:
                     self._encoded.setdefault(key, []).append(table)
                     self._encoded_rows += table.num_rows

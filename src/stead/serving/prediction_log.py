@@ -189,6 +189,9 @@ class PredictionLog(WriterWork):
         self._capacity = capacity
         self._full_timeout = full_timeout
         self._sanitizer = sanitizer
+        # Journal mode sanitises once, on the caller's side, for the journal and the
+        # Parquet files alike: the writer then encodes without sanitising again.
+        self._encode_sanitizer = NO_PII if self._journaled else sanitizer
         self._on_quarantine = on_quarantine
         self._parts = PartWriter(self.directory, compression=compression)
 
@@ -297,17 +300,18 @@ class PredictionLog(WriterWork):
                 self._wake.notify()
 
     def _lines(self, batch: list[PredictionRecord]) -> tuple[list[PredictionRecord], bytes]:
-        # Serialised on the caller's thread, outside the lock. A record JSON cannot
-        # hold is quarantined here; the others go on.
+        # Sanitised and serialised on the caller's thread, outside the lock. A record
+        # JSON cannot hold is quarantined here; the others go on, sanitised.
         lines = []
         kept = []
         for record in batch:
             try:
-                lines.append(to_line(sanitized(record, self._sanitizer)))
+                clean = sanitized(record, self._sanitizer)
+                lines.append(to_line(clean))
             except (ValueError, TypeError, UnicodeError) as exc:
                 self._reject(record, f"could not journal: {exc!r}", self._sanitizer, counted=False)
                 continue
-            kept.append(record)
+            kept.append(clean)
         return kept, b"".join(lines)
 
     def _commit(self, records: list[PredictionRecord]) -> None:
