@@ -15,6 +15,8 @@ thread share one core (and one GIL), as they would in one server worker.
 - async, single calls: the same, with a queue large enough never to fill, each call
   timed alone: p50/p99/p99.99/max of the cost on the request path, GIL contention with
   the writer thread included.
+- journal: the same two runs in the default mode, where each ``log()`` also writes the
+  record's line to the crash journal before it returns.
 - sync, 1 caller: every ``log()`` waits for its own fsync (the worst case).
 - sync, T callers: T threads log concurrently; group commit puts everything waiting
   into one file and one fsync.
@@ -93,9 +95,9 @@ def in_tmp(fn: Callable[[Path], dict[str, float]]) -> dict[str, float]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def run_async(records: list[PredictionRecord]) -> dict[str, float]:
+def run_async(records: list[PredictionRecord], mode: str = "async") -> dict[str, float]:
     def go(directory: Path) -> dict[str, float]:
-        plog = PredictionLog(directory, mode="async", sanitizer=SANITIZER)
+        plog = PredictionLog(directory, mode=mode, sanitizer=SANITIZER)  # type: ignore[arg-type]
         cpu = time.process_time()
         start = time.perf_counter()
         for r in records:
@@ -117,12 +119,19 @@ def run_async(records: list[PredictionRecord]) -> dict[str, float]:
     return in_tmp(go)
 
 
-def run_async_call_latency(records: list[PredictionRecord]) -> dict[str, float]:
+def run_async_call_latency(
+    records: list[PredictionRecord], mode: str = "async"
+) -> dict[str, float]:
     # Room for every record: this run measures the call itself and its contention for
     # the GIL with the writer thread, not the back-pressure of a full queue (the
     # throughput run above logs ~10x faster than the writer writes, so it fills up).
     def go(directory: Path) -> dict[str, float]:
-        plog = PredictionLog(directory, mode="async", sanitizer=SANITIZER, capacity=len(records))
+        plog = PredictionLog(
+            directory,
+            mode=mode,  # type: ignore[arg-type]
+            sanitizer=SANITIZER,
+            capacity=len(records),
+        )
         clock = time.perf_counter_ns
         durations = []
         for r in records:
@@ -193,6 +202,10 @@ def main() -> None:
     results = {
         "async": median_of([run_async(records) for _ in range(args.repeat)]),
         "async_call": median_of([run_async_call_latency(records) for _ in range(args.repeat)]),
+        "journal": median_of([run_async(records, "journal") for _ in range(args.repeat)]),
+        "journal_call": median_of(
+            [run_async_call_latency(records, "journal") for _ in range(args.repeat)]
+        ),
         "sync_1": median_of(
             [run_sync(records[: args.sync_records], 1) for _ in range(args.repeat)]
         ),
@@ -230,6 +243,13 @@ def main() -> None:
         f"         single calls, queue never full: p50 {c['p50_us']:.2f} µs, p99 "
         f"{c['p99_us']:.2f} µs, p99.99 {c['p9999_us']:.0f} µs, max {c['max_us'] / 1e3:.1f} ms, "
         f"{c['over_1ms']:.0f} of {args.records:,} calls over 1 ms (GIL held by the writer)"
+    )
+    j, jc = results["journal"], results["journal_call"]
+    print(
+        f"  journal (default): {j['records_per_s']:>10,.0f} records/s, "
+        f"{j['records_per_cpu_s']:,.0f} per CPU-second "
+        f"({j['records_per_cpu_s'] / a['records_per_cpu_s']:.0%} of async's); single calls: "
+        f"p50 {jc['p50_us']:.2f} µs, p99 {jc['p99_us']:.2f} µs, max {jc['max_us'] / 1e3:.1f} ms"
     )
     print(
         f"  sync, 1 caller:   {s1['records_per_s']:>10,.0f} records/s "

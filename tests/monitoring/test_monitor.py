@@ -191,10 +191,49 @@ def test_requests_refused_at_the_edge_count_in_the_schema_but_not_in_drift(
     )
     run = mws.monitors.run(ENDPOINT, window="1d", since=NOW - timedelta(days=2))
     results = {r.signal: r for r in run.windows[-1].results}
-    assert results["schema"].summary["rejected"] == 50
-    assert results["schema"].summary["rows"] == 150
-    assert "age" in results["schema"].summary["type_changes"]
+    schema = results["schema"]
+    assert schema.summary["rejected"] == 50
+    assert schema.summary["rejected_reasons"] == {"contract_violation": 50}
+    # The refused ones are counted, not checked: the accepted traffic has no type change.
+    assert schema.summary["rows"] == 100
+    assert schema.summary["type_changes"] == []
+    assert "50 refused at the edge" in schema.message
+    assert results["system"].summary["refused"] == 50
     assert results["data_drift"].rows == 100  # the model never saw the refused ones
+
+
+def test_a_malformed_request_in_a_drifted_window_neither_hides_the_drift_nor_widens_the_log(
+    mws: Workspace, data: pd.DataFrame
+) -> None:
+    day = data.tail(400).copy()
+    day["applied_at"] = NOW - timedelta(days=2)
+    day["income"] = day["income"] * 1.6  # a real shift of one input
+    log_traffic(mws, day)
+    bad = day.head(1).copy()
+    bad["application_id"] = "bad-" + bad["application_id"]
+    extra = {f"junk{i}": i for i in range(50_000)}
+    log_traffic(
+        mws,
+        bad,
+        role="rejected",
+        outputs={},
+        inputs={"income": "lots", **extra},
+        error="contract_violation: field 'income' expected numbers",
+    )
+    run = mws.monitors.run(ENDPOINT, window="1d", since=NOW - timedelta(days=2))
+    results = {r.signal: r for r in run.windows[-1].results}
+
+    drift = results["data_drift"]
+    assert "income" in drift.summary["drifted"]
+    inputs = len(mws.models.get("credit@1").input_columns)
+    assert drift.summary["checked"] == drift.summary["inputs"] == inputs
+    assert results["schema"].summary["type_changes"] == []
+    assert results["schema"].summary["rejected"] == 1
+    # The refused request is one bounded text, not 50,000 input columns.
+    table = mws.predictions.read(ENDPOINT, columns=None)
+    assert len(table.columns) < 60
+    refused = table[table["role"] == "rejected"]["refused_inputs"].iloc[0]
+    assert len(refused) < 4_200 and "characters in all" in refused
 
 
 def test_system_signal_counts_errors_fallbacks_and_shadow_disagreement(

@@ -32,7 +32,7 @@ def test_the_report_is_self_contained_and_shows_drift_performance_and_alerts(
     assert "<script" not in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
     assert html.count("<svg") > 20
-    assert "Data drift: 2 of 11 features drifted in the latest window" in html
+    assert "Data drift: 2 of 11 inputs drifted in the latest window" in html
     for feature in ("income", "channel", "debt_ratio"):
         assert f"<h3>{feature} " in html  # a card with reference vs current and a trend
     assert "measured roc_auc" in html and "estimated (CBPE, 95% band)" in html

@@ -1,14 +1,14 @@
 """A process that logs predictions until it is stopped; the crash tests kill it.
 
-    python log_child.py DIRECTORY async|sync
+    python log_child.py DIRECTORY async|sync|journal
 
 async: one thread logs record after record (request ids ``req-<n>`` in order) and
 prints ``handed <n> written <m>`` whenever the writer's count of durable records
 changes. On SIGTERM it stops, closes the log and prints ``closed handed <n> written <m>``,
 as a server does on a graceful shutdown.
 
-sync: four threads log; each prints ``acked <request id>`` once ``log()`` returned,
-that is once the record is durable.
+sync and journal: four threads log; each prints ``acked <request id>`` once ``log()``
+returned, that is once the record is durable (sync) or in the journal (journal).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def main() -> None:
     # Large batches: in async mode every write before the end comes from the interval.
     plog = PredictionLog(
         directory,
-        mode="sync" if mode == "sync" else "async",
+        mode=mode,  # type: ignore[arg-type]
         flush_interval=0.05,
         batch_size=1_000_000,
         capacity=1_000_000,

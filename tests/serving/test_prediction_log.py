@@ -119,7 +119,9 @@ def test_a_bad_record_is_refused_where_it_is_made() -> None:
 
 
 def test_async_close_writes_everything_logged_from_many_threads(tmp_path: Path) -> None:
-    plog = PredictionLog(tmp_path, batch_size=100, capacity=1_000, flush_interval=3600)
+    plog = PredictionLog(
+        tmp_path, mode="async", batch_size=100, capacity=1_000, flush_interval=3600
+    )
 
     def produce(start: int) -> None:
         for i in range(start, start + 1_000):
@@ -201,7 +203,12 @@ def test_a_full_queue_drops_and_counts_in_async_mode_and_close_reports_the_loss(
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the log directory should be")
     plog = PredictionLog(
-        blocker / "predictions", batch_size=1, capacity=1, full_timeout=0, flush_interval=3600
+        blocker / "predictions",
+        mode="async",
+        batch_size=1,
+        capacity=1,
+        full_timeout=0,
+        flush_interval=3600,
     )
     for i in range(10):
         plog.log(make_record(i))
@@ -239,7 +246,7 @@ def test_a_failed_sync_write_raises_in_the_caller(tmp_path: Path) -> None:
 def test_async_write_failures_are_retried_until_they_succeed(tmp_path: Path) -> None:
     blocker = tmp_path / "log"
     blocker.write_text("in the way")
-    plog = PredictionLog(blocker, batch_size=1, flush_interval=0.02)
+    plog = PredictionLog(blocker, mode="async", batch_size=1, flush_interval=0.02)
     plog.log_many(make_record(i) for i in range(5))
     wait_until(lambda: plog.stats().write_errors >= 2, "the writer to fail and retry")
     blocker.unlink()

@@ -3,6 +3,7 @@ Protocol, MLflow's format, errors, limits, idempotency and the operational route
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -370,4 +371,6 @@ def test_a_refused_request_is_logged_as_rejected_for_the_schema_monitor(deployed
     [row] = [r for r in logged(deployed) if r["request_id"] == request_id]
     assert row["role"] == "rejected" and row["model_version"] == TREES
     assert str(row["error"]).startswith("contract_violation:")
-    assert row["inputs.age"] == "old"
+    # Stored apart from the accepted traffic's columns, as one bounded JSON text.
+    assert json.loads(row["refused_inputs"])["age"] == "old"
+    assert "inputs.age" not in row or row["inputs.age"] is None

@@ -2,8 +2,9 @@
 
 An artifact's name is the SHA-256 of its bytes (``sha256/ab/abcdef...``). Writing goes to
 a temporary name and is then moved into place, so a crash mid-write leaves no visible
-partial artifact; writing bytes that already exist is a no-op. Reading checks the hash
-again and raises :class:`IntegrityError` naming the artifact when the bytes changed.
+partial artifact (:meth:`ArtifactStore.clean_temporary`, run when a workspace opens,
+removes what it left in ``tmp/``); writing bytes that already exist is a no-op. Reading
+checks the hash again and raises :class:`IntegrityError` naming the artifact when the bytes changed.
 The location is any fsspec URL (a local directory by default).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +25,9 @@ from stead.core.errors import IntegrityError, NotFound
 from stead.core.ids import new_id
 
 _CHUNK = 1 << 20
+# A temporary file untouched this long belongs to a write that died: a live write keeps
+# touching its file.
+STALE_AFTER = 60.0
 
 # Called with (digest, message) when a read finds altered bytes, so the workspace can
 # record the refusal in the audit trail.
@@ -83,6 +88,29 @@ class ArtifactStore:
 
             self._commit(digest, copy)
         return digest
+
+    def clean_temporary(self, *, older_than: float = STALE_AFTER) -> int:
+        """Remove what crashed writes left in ``tmp/``; return how many files.
+
+        Only files not modified for ``older_than`` seconds (local stores; elsewhere an
+        object appears only once whole, so there is nothing to clean).
+        """
+        if not self._is_local:
+            return 0
+        removed = 0
+        cutoff = time.time() - older_than
+        try:
+            entries = list(os.scandir(f"{self.root}/tmp"))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            try:
+                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                continue  # removed meanwhile, or not ours to remove
+        return removed
 
     def _commit(self, digest: str, write: Callable[[BinaryIO], object]) -> None:
         final = self._path(digest)

@@ -90,6 +90,7 @@ class Context:
             notices=[outcome.message] if outcome.migrated else [],
         )
         context.artifacts.on_integrity_error = context._record_integrity_failure
+        context.artifacts.clean_temporary()
         return context
 
     def _record_integrity_failure(self, digest: str, message: str) -> None:

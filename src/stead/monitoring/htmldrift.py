@@ -12,7 +12,7 @@ from typing import Any
 from stead.data.profile import ColumnProfile, Profile
 from stead.monitoring.history import WindowResults
 from stead.monitoring.records import MonitorResult
-from stead.monitoring.summary import number, window_label
+from stead.monitoring.summary import drift_coverage, number, window_label
 from stead.monitoring.svg import Rule, Series, line_chart, paired_bars, sparkline
 from stead.monitoring.window import UNSEEN_LEVEL
 
@@ -54,7 +54,7 @@ def drift_section(windows: Sequence[WindowResults], profile: Profile | None) -> 
     )
     cards = [_feature_card(name, results, latest, profile, config) for name in order]
     return (
-        f'<h2 id="drift">Data drift: {len(drifted_now)} of {len(features)} features drifted '
+        f'<h2 id="drift">Data drift: {escape(drift_coverage(latest.summary))} '
         f'in the latest window</h2>{heat}<div class="features">{"".join(cards)}</div>'
     )
 

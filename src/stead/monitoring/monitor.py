@@ -131,12 +131,11 @@ class WindowEvaluator:
         )
         validation = self._ctx.settings.validation
         roles = self._ctx.settings.columns
-        # Refused requests never reached a model, but their shape is the schema signal's
-        # business: often the first sign of an upstream change.
+        # Refused requests never reached a model: the schema checks read the accepted
+        # traffic only (a refused request must not change its types or null rates) and
+        # count the refused ones, with their reasons.
         rejected = frame[frame["role"] == "rejected"]
-        requests = (
-            pd.concat([inputs, _inputs(rejected)], ignore_index=True) if len(rejected) else inputs
-        )
+        requests = inputs
         context = (roles.id, roles.time, *roles.pii)
         results.append(
             schema_changes(
@@ -152,6 +151,7 @@ class WindowEvaluator:
                 range_tolerance=validation.range_tolerance,
                 ignore=frozenset(c for c in context if c),
                 rejected=len(rejected),
+                rejected_reasons=_reasons(rejected),
             )
         )
         if monitoring.performance.estimate:
@@ -165,7 +165,7 @@ class WindowEvaluator:
                     confidence=self._config.policy.estimate_confidence,
                 )
             )
-        results.append(system_health(frame, monitoring.system))
+        results.append(system_health(frame, monitoring.system, quarantined=rows.quarantined))
         return results, frame
 
     def feedback_signals(
@@ -201,6 +201,14 @@ def _inputs(frame: pd.DataFrame) -> pd.DataFrame:
     inputs = frame[columns]
     inputs.columns = [c[len(INPUTS) :] for c in columns]
     return inputs.reset_index(drop=True)
+
+
+def _reasons(rejected: pd.DataFrame) -> dict[str, int]:
+    """How many refused requests per error code (the text before the first colon)."""
+    if rejected.empty:
+        return {}
+    codes = rejected["error"].fillna("unknown").astype(str).str.split(":", n=1).str[0]
+    return {str(k): int(v) for k, v in codes.value_counts().sort_index().items()}
 
 
 def _probabilities(frame: pd.DataFrame, reference: VersionReference) -> np.ndarray | None:

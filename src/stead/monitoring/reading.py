@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from stead.monitoring.windowing import EPOCH, Window, WindowSpec
 from stead.serving.log_format import EXPLANATION, TIMESTAMP, logged_days
+from stead.serving.log_quarantine import quarantined
 from stead.serving.log_reader import read_prediction_table
 from stead.serving.record import check_endpoint
 
@@ -33,10 +34,12 @@ COUNT_CHUNK_DAYS = 7
 
 @dataclass(frozen=True)
 class WindowRows:
-    """One window and its log rows (every role, explanations left out)."""
+    """One window and its log rows (every role, explanations left out), and how many
+    of its predictions the log writer quarantined."""
 
     window: Window
     table: pa.Table
+    quarantined: int = 0
 
     @property
     def requests(self) -> int:
@@ -102,7 +105,7 @@ class LogWindows:
             if touched & days:
                 table = self._read(window.start, window.end)
                 if table.num_rows:
-                    yield WindowRows(window, table)
+                    yield self._rows(window, table)
             window = spec.containing(window.end)
 
     def _split(self, spec: WindowSpec, table: pa.Table, until: datetime) -> Iterator[WindowRows]:
@@ -118,7 +121,7 @@ class LogWindows:
             if window.end > until:
                 break
             mask = pa.array(index == value)
-            yield WindowRows(window, table.filter(mask))
+            yield self._rows(window, table.filter(mask))
 
     # -- count windows ----------------------------------------------------------------
 
@@ -181,11 +184,16 @@ class LogWindows:
                     index=index,
                     cursor=last_id,
                 )
-                yield WindowRows(window, part)
+                yield self._rows(window, part)
                 buffer = buffer.slice(tail) if tail < buffer.num_rows else None
                 cursor_time, cursor_id = last_time, last_id
 
     # -- reading ----------------------------------------------------------------------
+
+    def _rows(self, window: Window, table: pa.Table) -> WindowRows:
+        end = window.end if window.kind == "time" else window.end + timedelta(microseconds=1)
+        held = quarantined(self.directory, self.endpoint, window.start, end)
+        return WindowRows(window, table, quarantined=len(held))
 
     def read(self, since: datetime, until: datetime) -> pa.Table:
         """Rows of ``[since, until)`` without explanation columns."""

@@ -34,15 +34,29 @@ class _Result(Protocol):
     def summary(self) -> dict[str, Any]: ...
 
 
+def drift_coverage(summary: dict[str, Any]) -> str:
+    """How many inputs a drift check judged and found drifted, and which it skipped and
+    why, in one form for every place that says it: ``1 of 11 inputs drifted (1 of 12
+    skipped: age: missing)``."""
+    drifted = summary.get("drifted") or []
+    checked = int(summary.get("checked") or 0)
+    skipped = summary.get("skipped") or {}
+    text = f"{len(drifted)} of {checked} inputs drifted"
+    if skipped:
+        total = int(summary.get("inputs") or checked + len(skipped))
+        reasons = "; ".join(f"{name}: {why}" for name, why in sorted(skipped.items()))
+        text += f" ({len(skipped)} of {total} skipped: {reasons})"
+    return text
+
+
 def headline(result: _Result) -> str:
     """The few words that say what a result found."""
     s = result.summary
     signal = result.signal
     if signal == "data_drift":
         drifted = s.get("drifted") or []
-        if drifted:
-            return f"{len(drifted)}/{s.get('checked', 0)} drifted: {', '.join(drifted)}"
-        return f"0/{s.get('checked', 0)} drifted"
+        coverage = drift_coverage(s)
+        return f"{coverage}: {', '.join(drifted)}" if drifted else coverage
     if signal == "prediction_drift":
         value = s.get(s.get("headline") or "psi")
         stat = s.get("headline") or "psi"

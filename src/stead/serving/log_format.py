@@ -16,6 +16,11 @@ Each file holds one batch of one endpoint and one UTC day. Columns:
 - one column per output, ``outputs.<key>``; a dict-valued output is spread one level
   further, ``outputs.probabilities.<class>``, so the score of a class is a float column.
 - explanations likewise, ``explanation.<feature>`` (or ``explanation.<key>.<feature>``).
+- a request the server refused at the edge (role ``rejected``) gets no ``inputs.``
+  columns: what it carried is one JSON text, ``refused_inputs``, cut to
+  ``REFUSED_INPUT_CHARS`` characters (PII fields hashed or dropped first). Whatever it
+  carried (50,000 extra keys, a text where a number belongs) cannot widen the day's
+  files or change the type of an input column the accepted traffic is read from.
 
 Why flattened columns rather than one JSON text column for inputs and outputs: the log
 is written once and read by monitors over and over. Drift of one feature over a window
@@ -78,6 +83,10 @@ BASE_SCHEMA = pa.schema(
     ]
 )
 METADATA = {b"stead.prediction_log.format": FORMAT_VERSION.encode()}
+REFUSED_INPUTS = "refused_inputs"
+REFUSED_INPUT_CHARS = 4_096
+# The inputs of a refused record that are already its bounded text (the journal's form).
+REFUSED_KEY = "\x00refused"
 
 _BOOL = frozenset({bool, np.bool_})
 _INT = frozenset({int, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32})
@@ -152,8 +161,20 @@ def encode(records: Sequence[PredictionRecord], sanitizer: Sanitizer = NO_PII) -
         pa.array(errors, pa.string()),
         pa.array(entity_keys, pa.string()),
     ]
+    refused = [r.role == "rejected" for r in records]
+    if any(refused):
+        names.append(REFUSED_INPUTS)
+        arrays.append(
+            pa.array(
+                [
+                    refused_text(r.inputs, sanitizer) if no else None
+                    for r, no in zip(records, refused, strict=True)
+                ],
+                pa.string(),
+            )
+        )
     groups = (
-        (INPUTS, [r.inputs for r in records], False),
+        (INPUTS, [None if no else r.inputs for r, no in zip(records, refused, strict=True)], False),
         (OUTPUTS, [r.outputs for r in records], True),
         (EXPLANATION, [r.explanation for r in records], True),
     )
@@ -167,6 +188,32 @@ def encode(records: Sequence[PredictionRecord], sanitizer: Sanitizer = NO_PII) -
             names.append(prefix + name)
             arrays.append(array)
     return pa.Table.from_arrays(arrays, names=names).replace_schema_metadata(METADATA)
+
+
+def refused_text(inputs: Any, sanitizer: Sanitizer = NO_PII) -> str:
+    """What a refused request carried, as JSON text of at most ``REFUSED_INPUT_CHARS``.
+
+    PII fields are hashed or dropped; a text cut short ends with ``…`` and says how many
+    characters it had, so nobody mistakes it for the whole request.
+    """
+    if isinstance(inputs, dict) and len(inputs) == 1 and REFUSED_KEY in inputs:
+        return str(inputs[REFUSED_KEY])[: REFUSED_INPUT_CHARS + 40]
+    if isinstance(inputs, dict) and sanitizer.active:
+        kept = {}
+        for name, value in inputs.items():
+            if not sanitizer.is_pii(str(name)):
+                kept[name] = value
+            elif sanitizer.mode == "hash" and value is not None:
+                try:
+                    kept[name] = sanitizer.hash_value(value)
+                except UnicodeError:  # text UTF-8 cannot hold: hash its escaped form
+                    kept[name] = sanitizer.hash_value(json.dumps(value))
+        inputs = kept
+    # ASCII JSON: any text fits, a lone surrogate too.
+    text = json.dumps(inputs, default=str)
+    if len(text) <= REFUSED_INPUT_CHARS:
+        return text
+    return f"{text[: REFUSED_INPUT_CHARS - 40]}… ({len(text)} characters in all)"
 
 
 def combine(tables: Sequence[pa.Table]) -> pa.Table:

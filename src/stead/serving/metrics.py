@@ -13,6 +13,8 @@
   ``stead_shadow_errors_total{endpoint, version}``: shadow records compared with what
   production answered, those that differed, and shadow failures.
 - ``stead_endpoint_revision{endpoint}``: the revision this process serves.
+- ``stead_prediction_log_quarantined_total{endpoint}``: predictions the log writer could
+  not store as Parquet (kept in the log's ``quarantine/`` with the reason).
 
 With several worker processes (``stead serve --workers N``) every worker writes its
 values to ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` adds them up (prometheus-client's
@@ -106,6 +108,12 @@ class ServingMetrics:
             registry=r,
             multiprocess_mode="max",
         )
+        self.quarantined = Counter(
+            "stead_prediction_log_quarantined",
+            "Predictions the log writer could not store, kept in its quarantine",
+            ["endpoint"],
+            registry=r,
+        )
         self._children: dict[tuple[Any, ...], Any] = {}
 
     def answered(
@@ -137,6 +145,10 @@ class ServingMetrics:
 
     def shadow_failed(self, endpoint: str, version: str) -> None:
         self.shadow_errors.labels(endpoint, version).inc()
+
+    def log_quarantined(self, endpoint: str, reason: str) -> None:
+        """One prediction the log writer quarantined (called from its thread)."""
+        self.quarantined.labels(endpoint).inc()
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text, summed over worker processes in multiprocess mode."""

@@ -16,23 +16,38 @@ pieces than the traffic needs.
 
 Modes:
 
-- ``async`` (default): ``log()`` returns at once. The writer writes when ``batch_size``
-  records are waiting or ``flush_interval`` seconds have passed, whichever comes first.
-  :meth:`PredictionLog.close` writes everything still queued, so a graceful shutdown
-  loses nothing; a crash loses at most what arrived in the last flush interval (plus
-  the batch being written at that moment). A failed write (disk full, directory
-  removed) is retried every flush interval; nothing is given up while the process runs.
+- ``journal`` (default): before ``log()`` returns, the record is appended to the crash
+  journal (:mod:`stead.serving.log_journal`) with one ``write()``: a process that dies
+  loses nothing it acknowledged. The journal is fsync'd every ``sync_interval`` seconds
+  (a machine crash loses at most that). Parquet is written off the request path as in
+  ``async`` mode; a journal unit is deleted once its Parquet files are in place, and
+  what a dead process left is converted when the next log opens on the directory. A
+  failed Parquet write leaves the records in the journal and is retried from there
+  every flush interval; at close they stay in the journal for the next start.
+- ``async``: ``log()`` returns at once; the record is only in memory until written.
+  The writer writes when ``batch_size`` records are waiting or ``flush_interval``
+  seconds have passed, whichever comes first. :meth:`PredictionLog.close` writes
+  everything still queued, so a graceful shutdown loses nothing; a crash loses at most
+  what arrived in the last flush interval (plus the batch being written at that
+  moment). A failed write (disk full, directory removed) is retried every flush
+  interval; nothing is given up while the process runs.
 - ``sync``: ``log()`` returns only once its record is in a fsync'd, renamed file.
   Concurrent callers are group-committed: all records waiting when the writer gets to
   them go into one file per partition and one fsync, so throughput grows with
   concurrency instead of paying one fsync per record. A failed write raises
   :class:`PredictionLogError` in each caller whose record it held.
 
+A record the writer cannot encode (a lone UTF-16 surrogate, a value Arrow refuses) is
+moved to the quarantine (:mod:`stead.serving.log_quarantine`) with the reason, counted
+in :attr:`LogStats.quarantined` and reported to ``on_quarantine``; the other records of
+its batch are written as usual.
+
 When the queue is full (``capacity`` records waiting) ``log()`` blocks for up to
 ``full_timeout`` seconds while the writer catches up. If it is still full, async mode
 drops the record, counts it in :attr:`LogStats.dropped` and logs a warning (at most one
 every 10 s, with the running count) — the request is served, the loss is visible; sync
-mode raises :class:`PredictionLogError`, since its caller is waiting for durability.
+and journal modes raise :class:`PredictionLogError`, since an acknowledged record must
+not be lost.
 
 Create the log after forking worker processes: its thread does not survive a fork.
 """
@@ -45,23 +60,22 @@ import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from time import monotonic
 from typing import Literal
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from stead.core.errors import SteadError, UsageError
 from stead.core.ids import new_id
-from stead.serving.durable import make_dirs, write_atomically
-from stead.serving.log_format import PART_PREFIX, PART_SUFFIX, combine, encode, partition_dir
+from stead.serving.log_convert import PartitionKey, PartWriter
+from stead.serving.log_journal import JournalOwner, Segment, sanitized, to_line
+from stead.serving.log_units import Batch, QuarantineListener, WriterWork
 from stead.serving.record import PredictionRecord
 from stead.serving.sanitize import NO_PII, Sanitizer
 
-Mode = Literal["async", "sync"]
-MODES = ("async", "sync")
+Mode = Literal["journal", "async", "sync"]
+MODES = ("journal", "async", "sync")
 # How long interpreter exit waits for the last records to be written.
 EXIT_TIMEOUT = 30.0
 DROP_WARNING_EVERY = 10.0
@@ -69,7 +83,6 @@ DROP_WARNING_EVERY = 10.0
 ENCODE_ROWS = 512
 
 log = logging.getLogger("stead.serving.prediction_log")
-PartitionKey = tuple[str, date]
 
 
 class PredictionLogError(SteadError):
@@ -83,9 +96,10 @@ class PredictionLogError(SteadError):
 class LogStats:
     """Counters since the log was opened.
 
-    Every record handed to ``log()`` is counted exactly once in ``logged`` or
-    ``dropped``; every logged record ends in ``written`` or ``failed`` or is still
-    ``pending``.
+    Every record handed to ``log()`` is counted exactly once in ``logged``,
+    ``dropped`` or ``quarantined`` (a record the journal could not hold); every logged
+    record ends in ``written``, ``quarantined``, ``failed`` or is still ``pending``.
+    ``replayed`` counts the records of earlier, crashed writers converted at start.
     """
 
     logged: int
@@ -95,40 +109,35 @@ class LogStats:
     failed: int
     files: int
     write_errors: int
+    quarantined: int = 0
+    replayed: int = 0
 
 
-class _Batch:
-    """Records taken together by the writer; sync callers wait on ``done``."""
-
-    __slots__ = ("done", "error", "failed", "first_at", "records")
-
-    def __init__(self) -> None:
-        self.records: list[PredictionRecord] = []
-        self.first_at = 0.0  # monotonic time its first record arrived
-        self.done = threading.Event()
-        # Per partition, why its records were not written; ``error`` when none were.
-        self.failed: dict[PartitionKey, str] = {}
-        self.error: str | None = None
-
-
-class PredictionLog:
+class PredictionLog(WriterWork):
     """Writes PredictionRecords to partitioned Parquet from a background thread.
 
     The thread starts with the object; call :meth:`close` (or use ``with``) to write
     what is queued and stop it. If the interpreter exits without ``close()``, an
-    ``atexit`` hook closes the log, waiting up to 30 s.
+    ``atexit`` hook closes the log, waiting up to 30 s. The thread first removes the
+    temporary files and converts the journal units crashed writers left in
+    ``directory``.
 
     Args:
         directory: the log root; files go to ``endpoint=<name>/date=<day>/`` below it.
-        mode: ``"async"`` or ``"sync"`` (see the module docstring).
+        mode: ``"journal"``, ``"async"`` or ``"sync"`` (see the module docstring).
         batch_size: write as soon as this many records are waiting.
-        flush_interval: seconds a record may wait before it is written (async mode).
+        flush_interval: seconds a record may wait before it is written (journal and
+            async modes).
+        sync_interval: seconds between fsyncs of the journal (journal mode); at most
+            ``flush_interval``.
         capacity: most records not yet written (queued or encoded) before ``log()``
             blocks.
         full_timeout: seconds ``log()`` blocks on a full queue before dropping (async)
-            or raising (sync).
+            or raising (journal, sync).
         sanitizer: drops or hashes PII input columns before they reach disk.
         compression: the Parquet codec.
+        on_quarantine: called with (endpoint, reason) for each quarantined record
+            (a metrics counter), from the writer's thread.
 
     Raises:
         UsageError: a parameter is out of range.
@@ -143,35 +152,48 @@ class PredictionLog:
         self,
         directory: str | os.PathLike[str],
         *,
-        mode: Mode = "async",
+        mode: Mode = "journal",
         batch_size: int = 10_000,
         flush_interval: float = 1.0,
+        sync_interval: float = 0.2,
         capacity: int = 100_000,
         full_timeout: float = 1.0,
         sanitizer: Sanitizer = NO_PII,
         compression: str = "zstd",
+        on_quarantine: QuarantineListener | None = None,
     ) -> None:
         if mode not in MODES:
-            raise UsageError(f"prediction log mode {mode!r} is not one of 'async', 'sync'")
+            raise UsageError(
+                f"prediction log mode {mode!r} is not one of 'journal', 'async', 'sync'"
+            )
         if batch_size < 1 or capacity < batch_size:
             raise UsageError(
                 f"prediction log batch_size = {batch_size} and capacity = {capacity}: "
                 "need 1 <= batch_size <= capacity"
             )
-        if flush_interval <= 0 or full_timeout < 0:
+        if flush_interval <= 0 or full_timeout < 0 or sync_interval <= 0:
             raise UsageError(
-                f"prediction log flush_interval = {flush_interval} must be > 0 and "
-                f"full_timeout = {full_timeout} must be >= 0"
+                f"prediction log flush_interval = {flush_interval} and sync_interval = "
+                f"{sync_interval} must be > 0 and full_timeout = {full_timeout} must be >= 0"
             )
         self.directory = Path(directory)
         self.mode: Mode = mode
         self._sync = mode == "sync"
+        self._journaled = mode == "journal"
         self._batch_size = batch_size
         self._interval = flush_interval
+        # The writer steps at least this often: each step fsyncs the journal.
+        self._step_interval = (
+            min(sync_interval, flush_interval) if self._journaled else flush_interval
+        )
         self._capacity = capacity
         self._full_timeout = full_timeout
         self._sanitizer = sanitizer
-        self._compression = compression
+        # Journal mode sanitises once, on the caller's side, for the journal and the
+        # Parquet files alike: the writer then encodes without sanitising again.
+        self._encode_sanitizer = NO_PII if self._journaled else sanitizer
+        self._on_quarantine = on_quarantine
+        self._parts = PartWriter(self.directory, compression=compression)
 
         self._encode_rows = min(ENCODE_ROWS, batch_size)
 
@@ -179,7 +201,7 @@ class PredictionLog:
         self._wake = threading.Condition(self._lock)  # the writer waits for work here
         # Producers wait here for room, flush() for its records: both for writes.
         self._drained = threading.Condition(self._lock)
-        self._open = _Batch()
+        self._open = Batch()
         # The writer thread's own: encoded chunks per partition, waiting for the flush.
         self._encoded: dict[PartitionKey, list[pa.Table]] = {}
         self._encoded_rows = 0
@@ -190,10 +212,31 @@ class PredictionLog:
         self._broken: BaseException | None = None
         self._backoff_until = 0.0
         self._next_drop_warning = 0.0
-        self._known_dirs: set[Path] = set()
         self._logged = self._written = self._dropped = self._failed = 0
         self._files = self._write_errors = 0
+        self._quarantined = self._replayed = 0
+        self._quarantined_late = 0  # quarantined after they were counted as logged
         self._lost_at_close = 0
+        self._started = threading.Event()  # temporary files cleaned, journal replayed
+
+        # Journal mode: the unit being filled, its segment, and units whose Parquet
+        # write failed (retried from their segments on disk).
+        self._writer_id = new_id()
+        self._owner: JournalOwner | None = None
+        self._unit = 0
+        self._segments: list[Segment] = []
+        self._unit_rows = 0
+        self._stalled: list[tuple[int, list[Segment], int]] = []
+        self._stalled_rows = 0
+        if self._journaled:
+            try:
+                self._owner = JournalOwner(self.directory, self._writer_id)
+                self._segments = [self._owner.segment(self._unit, 0)]
+            except OSError as exc:
+                raise PredictionLogError(
+                    f"cannot open the prediction log journal in {self.directory}: {exc}; "
+                    "check the directory exists and is writable, or set [serving.log] dir"
+                ) from exc
 
         self._thread = threading.Thread(
             target=self._run, name=f"stead-prediction-log-{self.directory.name}", daemon=True
@@ -204,45 +247,50 @@ class PredictionLog:
     # -- the caller's side ------------------------------------------------------------
 
     def log(self, record: PredictionRecord) -> None:
-        """Queue one record; in sync mode, return once it is durable on disk.
-
-        Raises:
-            PredictionLogError: the log is closed or its writer stopped; in sync mode
-                also when the record could not be written or the queue stayed full.
-        """
-        if self._sync:
-            self._commit([record])
-            return
-        with self._lock:
-            if self._closing or self._broken:
-                raise self._unavailable()
-            if self._waiting() >= self._capacity and not self._await_room(1):
-                self._drop(1)
-                return
-            records = self._open.records
-            records.append(record)
-            self._logged += 1
-            n = len(records)
-            if n == 1:
-                self._open.first_at = monotonic()
-                self._wake.notify()
-            elif n == self._encode_rows:
-                self._wake.notify()
+        """Log one record; see :meth:`log_many`."""
+        self.log_many((record,))
 
     def log_many(self, records: Iterable[PredictionRecord]) -> None:
-        """Queue several records at once (one lock, one wake-up); same rules as log()."""
+        """Log several records at once (one lock, one ``write()``, one wake-up).
+
+        Returns once the records are in the journal (journal mode), queued (async) or
+        durable in Parquet (sync).
+
+        Raises:
+            PredictionLogError: the log is closed or its writer stopped; in journal and
+                sync modes also when the queue stayed full, and in sync mode when the
+                records could not be written.
+        """
         batch = list(records)
         if not batch:
             return
         if self._sync:
             self._commit(batch)
             return
+        data = b""
+        if self._journaled:
+            batch, data = self._lines(batch)
+            if not batch:
+                return
         with self._lock:
             if self._closing or self._broken:
                 raise self._unavailable()
             if self._waiting() + len(batch) > self._capacity and not self._await_room(len(batch)):
+                if self._journaled:
+                    self._dropped += len(batch)
+                    raise self._full(len(batch))
                 self._drop(len(batch))
                 return
+            if data:
+                try:
+                    self._segments[-1].append(data)
+                except OSError as exc:
+                    self._dropped += len(batch)
+                    raise PredictionLogError(
+                        f"{len(batch)} prediction(s) could not be written to the journal in "
+                        f"{self.directory}: {exc}"
+                    ) from exc
+                self._unit_rows += len(batch)
             records = self._open.records
             if not records:
                 self._open.first_at = monotonic()
@@ -250,6 +298,21 @@ class PredictionLog:
             self._logged += len(batch)
             if len(records) == len(batch) or len(records) >= self._encode_rows:
                 self._wake.notify()
+
+    def _lines(self, batch: list[PredictionRecord]) -> tuple[list[PredictionRecord], bytes]:
+        # Sanitised and serialised on the caller's thread, outside the lock. A record
+        # JSON cannot hold is quarantined here; the others go on, sanitised.
+        lines = []
+        kept = []
+        for record in batch:
+            try:
+                clean = sanitized(record, self._sanitizer)
+                lines.append(to_line(clean))
+            except (ValueError, TypeError, UnicodeError) as exc:
+                self._reject(record, f"could not journal: {exc!r}", self._sanitizer, counted=False)
+                continue
+            kept.append(clean)
+        return kept, b"".join(lines)
 
     def _commit(self, records: list[PredictionRecord]) -> None:
         with self._lock:
@@ -259,12 +322,7 @@ class PredictionLog:
                 len(records)
             ):
                 self._dropped += len(records)
-                raise PredictionLogError(
-                    f"the prediction log at {self.directory} stayed full for "
-                    f"{self._full_timeout} s; {len(records)} record(s) not logged. The disk "
-                    "is too slow for the load: raise [serving.log] capacity or full_timeout, "
-                    "or use faster storage"
-                )
+                raise self._full(len(records))
             batch = self._open
             batch.records.extend(records)
             self._logged += len(records)
@@ -282,9 +340,22 @@ class PredictionLog:
                         f"prediction {r.request_id} was not logged to {self.directory}: {reason}"
                     )
 
+    def _full(self, n: int) -> PredictionLogError:
+        return PredictionLogError(
+            f"the prediction log at {self.directory} stayed full for "
+            f"{self._full_timeout} s; {n} record(s) not logged. The disk "
+            "is too slow for the load: raise [serving.log] capacity or full_timeout, "
+            "or use faster storage"
+        )
+
+    def _settled(self) -> int:
+        # Called with the lock held: logged records that are written or given up.
+        return self._written + self._failed + self._quarantined_late
+
     def _waiting(self) -> int:
-        # Called with the lock held: records logged and not yet written or given up.
-        return self._logged - self._written - self._failed
+        # Called with the lock held: records logged and not yet written or given up,
+        # less those of stalled units (they wait on disk, not in memory).
+        return self._logged - self._settled() - self._stalled_rows
 
     def _await_room(self, n: int) -> bool:
         # Called with the lock held. An oversized log_many is let in when nothing is
@@ -328,24 +399,29 @@ class PredictionLog:
         """Write everything logged so far now; wait until it is written or given up.
 
         Returns:
-            True when every record logged before the call is written (or failed and
-            counted), False when ``timeout`` seconds passed first. In async mode a
+            True when every record logged before the call is written (or failed,
+            quarantined and counted), False when ``timeout`` seconds passed first. A
             failing disk is retried, so ``timeout=None`` waits until it works again.
         """
+        deadline = None if timeout is None else monotonic() + timeout
+        if not self._started.wait(timeout):
+            return False
         with self._lock:
             target = self._logged
             self._flush_wanted = True
             self._wake.notify()
-            deadline = None if timeout is None else monotonic() + timeout
-            while self._written + self._failed < target and self._broken is None:
+            while self._settled() < target and self._broken is None:
                 remaining = None if deadline is None else deadline - monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
                 self._drained.wait(remaining)
-            return self._written + self._failed >= target
+            return self._settled() >= target
 
     def close(self, timeout: float | None = None) -> LogStats:
         """Write everything still queued, stop the writer and return the final counters.
+
+        In journal mode, records whose Parquet write keeps failing stay in the journal
+        (a warning says how many) and are converted when a log next opens here.
 
         Raises:
             PredictionLogError: the writer did not finish within ``timeout``, or records
@@ -386,11 +462,13 @@ class PredictionLog:
             return LogStats(
                 logged=self._logged,
                 written=self._written,
-                pending=self._logged - self._written - self._failed,
+                pending=self._logged - self._settled(),
                 dropped=self._dropped,
                 failed=self._failed,
                 files=self._files,
                 write_errors=self._write_errors,
+                quarantined=self._quarantined,
+                replayed=self._replayed,
             )
 
     def __enter__(self) -> PredictionLog:
@@ -411,42 +489,66 @@ class PredictionLog:
         if queued:
             if self._sync or queued >= self._encode_rows:
                 return 0.0
-            steps.append(self._open.first_at + self._interval - now)
+            steps.append(self._open.first_at + self._step_interval - now)
         if self._encoded_rows:
             full = self._encoded_rows >= self._batch_size
             steps.append(
                 (self._backoff_until if full else max(self._write_at, self._backoff_until)) - now
             )
+        if self._stalled:
+            steps.append(self._backoff_until - now)
         return max(0.0, min(steps)) if steps else None
+
+    def _due(self, batch: Batch, now: float, flush: bool) -> bool:
+        """Whether this step writes Parquet (lock held, before ``batch`` is encoded)."""
+        rows = self._encoded_rows + len(batch.records)
+        if not rows and not self._unit_rows:
+            return False
+        if flush:
+            return True
+        if now < self._backoff_until:
+            return False
+        write_at = self._write_at if self._encoded_rows else batch.first_at + self._interval
+        return now >= write_at or rows >= self._batch_size
 
     def _run(self) -> None:
         batch = self._open
         try:
+            self._start()
             while True:
                 with self._lock:
                     while (step := self._next_step()) is None or step > 0:
                         self._wake.wait(step)
-                    batch, self._open = self._open, _Batch()
+                    batch, self._open = self._open, Batch()
                     flush = self._sync or self._flush_wanted or self._closing
                     self._flush_wanted = False
                     closing = self._closing
+                    write = self._due(batch, monotonic(), flush)
+                    sealed = None
+                    if write and self._journaled:
+                        try:
+                            sealed = self._seal()
+                        except OSError as exc:  # no new segment: keep filling this unit
+                            log.warning("prediction log: cannot start a journal unit: %s", exc)
+                            self._backoff_until = monotonic() + self._interval
+                            write = False
+                if self._journaled:
+                    self._sync_journal(sealed)
                 if batch.records:
                     self._encode(batch, final=closing)
-                now = monotonic()
-                if self._encoded_rows and (
-                    flush
-                    or (
-                        now >= self._backoff_until
-                        and (now >= self._write_at or self._encoded_rows >= self._batch_size)
-                    )
-                ):
-                    self._write(batch, final=closing)
+                if write and self._encoded_rows:
+                    self._write(batch, sealed, final=closing)
+                elif sealed is not None:
+                    self._finish_unit(*sealed, failed=False)
+                if self._stalled and (closing or monotonic() >= self._backoff_until):
+                    self._retry_stalled(final=closing)
                 batch.done.set()
                 if closing:
                     with self._lock:
                         if not self._open.records:
                             self._drained.notify_all()
-                            return
+                            break
+            self._stop_journal()
         except BaseException as exc:
             # A bug, not an I/O error: fail loudly and release every waiting caller.
             log.exception("prediction log writer for %s stopped", self.directory)
@@ -456,95 +558,5 @@ class PredictionLog:
                     waiting.error = f"the writer stopped: {exc!r}"
                     waiting.done.set()
                 self._drained.notify_all()
-
-    def _encode(self, batch: _Batch, *, final: bool) -> None:
-        groups: dict[PartitionKey, list[PredictionRecord]] = {}
-        for record in batch.records:
-            key = (record.endpoint, record.timestamp.date())
-            group = groups.get(key)
-            if group is None:
-                groups[key] = [record]
-            else:
-                group.append(record)
-        if not self._encoded:
-            self._write_at = batch.first_at + self._interval
-        # Chunk by chunk, dropping each chunk's records once encoded: neither the
-        # conversion nor the freeing holds the GIL for long.
-        batch.records = []
-        step = self._encode_rows
-        for key, records in groups.items():
-            while records:
-                chunk = records[:step]
-                del records[:step]
-                try:
-                    table = encode(chunk, self._sanitizer)
-                except Exception as exc:
-                    # Retrying cannot help a record that does not encode: give it up loudly.
-                    log.exception(
-                        "prediction log: %d record(s) of %s could not be encoded", *_n(chunk, key)
-                    )
-                    self._give_up(batch, key, len(chunk), f"could not encode: {exc!r}", final=final)
-                    continue
-                self._encoded.setdefault(key, []).append(table)
-                self._encoded_rows += len(chunk)
-
-    def _write(self, batch: _Batch, *, final: bool) -> None:
-        for key in list(self._encoded):
-            chunks = self._encoded[key]
-            rows = sum(chunk.num_rows for chunk in chunks)
-            where = f"endpoint={key[0]}/date={key[1].isoformat()}"
-            try:
-                self._write_file(partition_dir(self.directory, *key), combine(chunks))
-            except OSError as exc:
-                with self._lock:
-                    self._write_errors += 1
-                if not (self._sync or final):
-                    log.warning(
-                        "prediction log: writing %d record(s) of %s failed, retrying in %s s: %s",
-                        rows,
-                        where,
-                        self._interval,
-                        exc,
-                    )
-                    self._backoff_until = monotonic() + self._interval
-                    continue
-                log.error("prediction log: writing %d record(s) of %s failed: %s", rows, where, exc)
-                self._give_up(batch, key, rows, f"write failed: {exc}", final=final)
-            else:
-                with self._lock:
-                    self._written += rows
-                    self._files += 1
-                    self._drained.notify_all()
-            del self._encoded[key]
-            self._encoded_rows -= rows
-
-    def _give_up(
-        self, batch: _Batch, key: PartitionKey, rows: int, reason: str, *, final: bool
-    ) -> None:
-        batch.failed[key] = reason
-        with self._lock:
-            self._failed += rows
-            if final:
-                self._lost_at_close += rows
-            self._drained.notify_all()
-
-    def _write_file(self, directory: Path, table: pa.Table) -> None:
-        path = directory / f"{PART_PREFIX}{new_id()}{PART_SUFFIX}"
-        try:
-            self._write_into(directory, path, table)
-        except FileNotFoundError:
-            # The directory was removed under us (retention): make it again, once.
-            self._known_dirs.discard(directory)
-            self._write_into(directory, path, table)
-
-    def _write_into(self, directory: Path, path: Path, table: pa.Table) -> None:
-        if directory not in self._known_dirs:
-            make_dirs(directory)
-            self._known_dirs.add(directory)
-        write_atomically(
-            path, lambda tmp: pq.write_table(table, tmp, compression=self._compression)
-        )
-
-
-def _n(records: list[PredictionRecord], key: PartitionKey) -> tuple[int, str]:
-    return len(records), f"endpoint={key[0]}/date={key[1].isoformat()}"
+        finally:
+            self._started.set()

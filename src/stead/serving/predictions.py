@@ -19,7 +19,7 @@ from stead.serving.log_compaction import (
     compact_log,
 )
 from stead.serving.log_reader import TimeBound, read_prediction_records, read_predictions
-from stead.serving.prediction_log import Mode, PredictionLog
+from stead.serving.prediction_log import Mode, PredictionLog, QuarantineListener
 from stead.serving.record import PredictionRecord
 from stead.serving.sanitize import Sanitizer, load_or_create_key
 from stead.serving.settings import PredictionLogSettings, serving_settings
@@ -66,13 +66,19 @@ class PredictionService:
         return Sanitizer(pii, mode=mode, key=key, entity_key_is_pii=entity_key_is_pii)
 
     def open_log(
-        self, *, mode: Mode | None = None, pii_columns: Iterable[str] = ()
+        self,
+        *,
+        mode: Mode | None = None,
+        pii_columns: Iterable[str] = (),
+        on_quarantine: QuarantineListener | None = None,
     ) -> PredictionLog:
         """Start a writer on the workspace's log; the server calls this once per worker.
 
         Args:
             mode: overrides ``[serving.log] mode``.
             pii_columns: PII columns beyond ``[columns] pii`` (e.g. from a contract).
+            on_quarantine: called with (endpoint, reason) per record the writer could
+                not store (the server counts them in ``/metrics``).
 
         Raises:
             SettingsError: the PII key file is unsafe or unreadable.
@@ -83,9 +89,11 @@ class PredictionService:
             mode=mode or s.mode,
             batch_size=s.batch_size,
             flush_interval=s.flush_interval,
+            sync_interval=s.sync_interval,
             capacity=s.capacity,
             full_timeout=s.full_timeout,
             sanitizer=self.sanitizer(pii_columns),
+            on_quarantine=on_quarantine,
         )
 
     def read(

@@ -13,8 +13,9 @@ Example ``stead.toml``::
     default_endpoint = "credit"   # what POST /invocations (MLflow's format) serves
 
     [serving.log]
-    mode = "async"            # or "sync": a response waits until its record is on disk
-    flush_interval = 1.0      # seconds; bounds what a crash can lose in async mode
+    mode = "journal"          # "sync": a response waits for Parquet; "async": memory only
+    flush_interval = 1.0      # seconds until Parquet; what a crash loses in async mode
+    sync_interval = 0.2       # seconds between journal fsyncs: what a machine crash loses
     pii = "hash"              # or "drop"
 """
 
@@ -33,11 +34,16 @@ class PredictionLogSettings:
 
     # The log root, relative to the workspace unless absolute.
     dir: str = f"{STATE_DIR}/predictions"
-    # "async": log off the response path; "sync": respond only once the record is durable.
-    mode: Literal["async", "sync"] = "async"
+    # "journal": respond once the record is in the crash journal (write(); a process
+    # crash loses nothing, a machine crash at most sync_interval); "sync": respond only
+    # once the record is in a fsync'd Parquet file; "async": memory only until the
+    # flush (a crash loses up to flush_interval).
+    mode: Literal["journal", "async", "sync"] = "journal"
     # Write as soon as this many records wait, or after flush_interval seconds.
     batch_size: int = 10_000
     flush_interval: float = 1.0
+    # Journal mode: seconds between fsyncs of the journal.
+    sync_interval: float = 0.2
     # Records held in memory before log() blocks, and for how long it blocks before the
     # record is dropped and counted (async) or the request fails (sync).
     capacity: int = 100_000
@@ -51,10 +57,11 @@ class PredictionLogSettings:
         at_least("batch_size", self.batch_size, 1)
         at_least("capacity", self.capacity, self.batch_size)
         at_least("full_timeout", self.full_timeout, 0.0)
-        if self.flush_interval <= 0:
-            raise ValueError(
-                f"flush_interval = {self.flush_interval!r} is not allowed; expected more than 0"
-            )
+        for name in ("flush_interval", "sync_interval"):
+            if getattr(self, name) <= 0:
+                raise ValueError(
+                    f"{name} = {getattr(self, name)!r} is not allowed; expected more than 0"
+                )
 
 
 @dataclass(frozen=True, kw_only=True)

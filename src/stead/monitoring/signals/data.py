@@ -20,6 +20,7 @@ from stead.monitoring.drift import comparable, detect_drift
 from stead.monitoring.prediction import detect_prediction_drift
 from stead.monitoring.records import SignalResult
 from stead.monitoring.report import ColumnDrift
+from stead.monitoring.summary import drift_coverage
 from stead.monitoring.window import numeric_values, summarise_categorical, summarise_numeric
 
 # The statistic charted per kind of column: the effect size that decides most often.
@@ -41,10 +42,15 @@ def feature_drift(
         columns: the features to check; default every profiled feature.
         config: thresholds.
     """
-    wanted = [c.name for c in profile.columns if comparable(c)]
-    if columns:
-        wanted = [c for c in columns if c in wanted]
+    profiled = {c.name for c in profile.columns if comparable(c)}
+    asked = list(columns) if columns else [c.name for c in profile.columns]
+    wanted = [c for c in asked if c in profiled]
+    # Every input asked for is either checked or skipped with its reason.
+    skipped = {c: "no training profile to compare with" for c in asked if c not in profiled}
     report = detect_drift(profile, inputs, columns=wanted, config=config)
+    for c in report.columns:
+        if c.status not in ("ok", "drifted"):
+            skipped[c.column] = c.reason or c.status.replace("_", " ")
     scores = {c.column: _scores(c) for c in report.columns}
     distributions = {
         c.name: _distribution(c, inputs[c.name])
@@ -53,22 +59,27 @@ def feature_drift(
     }
     judged = [c for c in report.columns if c.status in ("ok", "drifted")]
     drifted = report.drifted_features
+    coverage = drift_coverage(
+        {"drifted": drifted, "checked": len(judged), "inputs": len(asked), "skipped": skipped}
+    )
     if drifted:
         status: Any = "alert"
         parts = [f"{c.column} ({', '.join(c.flagged_by)})" for c in report.columns if c.drifted]
-        message = f"{len(drifted)} of {len(judged)} features drifted: {', '.join(parts)}"
+        message = f"{coverage}: {', '.join(parts)}"
     elif not judged:
         status = "insufficient_data"
-        message = f"too few values to judge drift ({report.rows} rows; min_rows={config.min_rows})"
+        message = f"{coverage} ({report.rows} rows; min_rows={config.min_rows})"
     else:
         status = "ok"
-        message = f"no drift in {len(judged)} features"
+        message = coverage
     return SignalResult(
         signal="data_drift",
         status=status,
         summary={
             "drifted": drifted,
             "checked": len(judged),
+            "inputs": len(asked),
+            "skipped": skipped,
             "missing": report.missing_features,
             "scores": scores,
         },

@@ -11,9 +11,11 @@ Compared with the version's input contract and its training profile, per window:
   range (widened by ``[validation] range_tolerance``) above a threshold, and the share of
   values of a categorical column outside its known levels (reported).
 
-It reads the answered requests and the ones the server refused at the edge (a contract
-violation answered with 422, logged with role ``rejected``): ``rejected`` counts the
-latter, whose inputs take part in every check above.
+It reads the answered requests only. The ones the server refused at the edge (a
+contract violation answered with 422, logged with role ``rejected``) are counted in
+``rejected``, by error code in ``rejected_reasons``, and a window with refused requests
+says so in its message; their inputs take part in no check above, so one malformed
+request cannot turn a numeric column into text or raise its null rate.
 """
 
 from __future__ import annotations
@@ -39,19 +41,20 @@ def schema_changes(
     range_tolerance: float,
     ignore: frozenset[str] = frozenset(),
     rejected: int = 0,
+    rejected_reasons: dict[str, int] | None = None,
 ) -> SignalResult:
     """The schema signal of one window.
 
     Args:
         contract: the production version's input contract.
         profile: its training profile (null shares).
-        inputs: the window's logged inputs, one column per field (``inputs.`` removed),
-            answered and refused requests alike.
+        inputs: the window's accepted inputs, one column per field (``inputs.`` removed).
         null_rate_jump: a null share this much above training is a change.
         out_of_range_rate: a share of out-of-range values above this is a change.
         range_tolerance: widen the training range by this fraction of its span.
         ignore: logged fields that are not model inputs (id, time and PII columns).
-        rejected: how many of ``inputs`` the server refused at the edge.
+        rejected: how many requests of the window the server refused at the edge.
+        rejected_reasons: those refusals per error code.
     """
     rows = len(inputs)
     known = set(contract.names)
@@ -122,6 +125,8 @@ def schema_changes(
     else:
         status = "ok"
         message = f"requests match the contract ({len(contract.columns)} fields)"
+    if rejected:
+        message += f"; {rejected} refused at the edge (not checked)"
     return SignalResult(
         signal="schema",
         status=status,
@@ -129,6 +134,7 @@ def schema_changes(
             **{k: (v if isinstance(v, list) else sorted(v)) for k, v in changes.items()},
             "rows": rows,
             "rejected": rejected,
+            "rejected_reasons": dict(rejected_reasons or {}),
         },
         details={
             **changes,

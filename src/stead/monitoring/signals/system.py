@@ -4,7 +4,10 @@ Read from how the serving engine logs a request: the version that answered logs 
 (``production`` or ``canary``); when it failed or was too slow, that row carries the
 ``error`` and the fallback's answer is logged as a second row with role ``fallback``;
 each shadow logs a row with role ``shadow`` whose ``outputs.agrees`` says whether it gave
-production's answer.
+production's answer. Requests refused at the edge (role ``rejected``) are counted in
+``refused``; ``quarantined`` counts the predictions the log writer could not store (kept
+in the log's quarantine) — both say something about the callers or the system that a
+latency figure does not, and any quarantined record is an alert.
 """
 
 from __future__ import annotations
@@ -21,14 +24,26 @@ PRIMARY = ("production", "canary")
 AGREES = "outputs.agrees"
 
 
-def system_health(frame: pd.DataFrame, settings: SystemSettings) -> SignalResult:
-    """The system signal of one window of log rows (every role)."""
+def system_health(
+    frame: pd.DataFrame, settings: SystemSettings, *, quarantined: int = 0
+) -> SignalResult:
+    """The system signal of one window of log rows (every role).
+
+    Args:
+        quarantined: predictions of the window the log writer quarantined.
+    """
     role = frame["role"].astype("string")
     primary = frame[role.isin(PRIMARY).to_numpy()]
     requests = len(primary)
+    refused = int((role == "rejected").sum())
     if requests == 0:
         return SignalResult(
-            "system", "insufficient_data", {"requests": 0}, message="no requests in the window"
+            "system",
+            "alert" if quarantined else "insufficient_data",
+            {"requests": 0, "refused": refused, "quarantined": quarantined},
+            message=f"no requests in the window; {quarantined} quarantined by the log"
+            if quarantined
+            else "no requests in the window",
         )
     answered = frame[role.isin((*PRIMARY, "fallback")).to_numpy()]
     latency = pd.to_numeric(answered["latency_ms"], errors="coerce").dropna().to_numpy()
@@ -46,6 +61,8 @@ def system_health(frame: pd.DataFrame, settings: SystemSettings) -> SignalResult
         "errors": errors,
         "fallback_rate": fallbacks / requests,
         "fallbacks": fallbacks,
+        "refused": refused,
+        "quarantined": quarantined,
         "shadow_rows": len(shadows),
         "shadow_errors": int(shadows["error"].notna().sum()) if len(shadows) else 0,
         "shadow_disagreement": disagreement,
@@ -60,6 +77,11 @@ def system_health(frame: pd.DataFrame, settings: SystemSettings) -> SignalResult
         },
     }
     breaches = _breaches(summary, settings)
+    if quarantined:
+        breaches["quarantined"] = (
+            f"{quarantined} prediction(s) could not be stored and were quarantined "
+            "(see the log's quarantine/ directory)"
+        )
     summary["breaches"] = sorted(breaches)
     if breaches:
         message = "; ".join(breaches.values())
@@ -68,7 +90,8 @@ def system_health(frame: pd.DataFrame, settings: SystemSettings) -> SignalResult
         )
     p99 = summary["latency_p99_ms"]
     message = (
-        f"{requests} requests, p99 {p99:.1f} ms, {errors} errors, {fallbacks} fallbacks"
+        f"{requests} requests, p99 {p99:.1f} ms, {errors} errors, {fallbacks} fallbacks, "
+        f"{refused} refused"
         if p99 is not None
         else f"{requests} requests"
     )

@@ -120,7 +120,7 @@ class ServingRuntime:
             interval=self.settings.poll_interval,
             on_unloaded=self._close_later,
         )
-        self._log = ws.predictions.open_log()
+        self._log = ws.predictions.open_log(on_quarantine=self.metrics.log_quarantined)
         await asyncio.to_thread(self.watcher.start)
         self._engine = ServingEngine(
             watcher=self.watcher,
