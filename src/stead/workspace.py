@@ -71,7 +71,7 @@ key_path = ".stead/signing_key.pem"
 # id = "customer_id"           # entity key: split contamination checks, sticky canaries
 # time = "applied_at"          # time-based splits and temporal leakage checks
 # target = "default"           # what the model predicts
-# pii = ["name", "email"]      # never a feature, never logged raw
+# pii = ["name", "email"]      # never a feature, never stored or logged raw
 # post_prediction = []         # known only after prediction time: never a feature
 
 [teams]
@@ -89,6 +89,8 @@ enabled = "auto"
 max_levels = 50
 # Quantile bins kept per numeric column as the drift reference.
 profile_bins = 20
+# Snapshots store [columns] pii as keyed hashes; true keeps raw values (see docs/data.md).
+keep_raw_pii = false
 
 [validation]
 # Widen each column's reference range by this fraction of its span before flagging.
