@@ -29,6 +29,7 @@ from stead.core.settings import (
 )
 
 if TYPE_CHECKING:
+    from stead.data.erasure import ErasureService
     from stead.data.service import DatasetService
     from stead.features.service import FeatureService
     from stead.monitoring.service import MonitorService
@@ -117,6 +118,18 @@ class Workspace(Context):
         from stead.data.service import DatasetService
 
         return DatasetService(self)
+
+    @cached_property
+    def erasure(self) -> ErasureService:
+        from stead.data.erasure import ErasureService
+        from stead.serving.log_erasure import LogErasure, erase_from_log
+
+        directory = self.predictions.directory
+
+        def erase_log(column: str, forms: set[str], entity_key: bool) -> LogErasure:
+            return erase_from_log(directory, column=column, forms=forms, entity_key=entity_key)
+
+        return ErasureService(self, datasets=self.datasets, erase_log=erase_log)
 
     @cached_property
     def features(self) -> FeatureService:

@@ -80,9 +80,7 @@ class Contract:
                     nullable=col.nullable,
                     min=float(col.min) if numeric and col.min is not None else None,
                     max=float(col.max) if numeric and col.max is not None else None,
-                    levels=list(col.levels)
-                    if col.levels is not None and not col.is_pii
-                    else None,
+                    levels=list(col.levels) if col.levels is not None and not col.is_pii else None,
                     pii=col.is_pii,
                 )
             )

@@ -128,6 +128,7 @@ class DatasetService:
                     code_version=code.to_dict(),
                     created_at=utcnow(),
                     created_by=change.actor,
+                    pii_storage=_pii_storage(schema, raw=settings.data.keep_raw_pii),
                 )
                 session.add(return_row)
                 change.subject = f"dataset:{name}@{return_row.version}"
@@ -138,7 +139,7 @@ class DatasetService:
                         "artifact": artifact,
                         "rows": len(frame),
                         "columns": len(schema.columns),
-                        "pii": _pii_note(schema, raw=settings.data.keep_raw_pii),
+                        "pii_storage": return_row.pii_storage,
                         "source_path": source_path,
                         "source_hash": source_hash,
                     }
@@ -260,8 +261,7 @@ class DatasetService:
         return validate(frame, contract, policy=policy or self._ctx.settings.validation)
 
 
-def _pii_note(schema: Schema, *, raw: bool) -> dict[str, object] | None:
-    columns = schema.with_role(PII_ROLE)
-    if not columns:
+def _pii_storage(schema: Schema, *, raw: bool) -> str | None:
+    if not schema.with_role(PII_ROLE):
         return None
-    return {"columns": columns, "stored": "raw" if raw else "keyed_hash"}
+    return "raw" if raw else "keyed_hash"

@@ -79,9 +79,7 @@ def workspace_key(settings: Settings) -> bytes:
 def is_keyed_hash(value: object) -> bool:
     """Whether ``value`` has the form of :meth:`Sanitizer.hash_value` (64 hex digits)."""
     return (
-        isinstance(value, str)
-        and len(value) == 2 * _DIGEST_BYTES
-        and all(c in _HEX for c in value)
+        isinstance(value, str) and len(value) == 2 * _DIGEST_BYTES and all(c in _HEX for c in value)
     )
 
 
