@@ -165,7 +165,7 @@ def test_erase_of_an_unknown_column_says_which_columns_exist(ws_dir: Path) -> No
     with_pii(ws_dir)
     with Workspace.open(ws_dir) as ws:
         ws.datasets.snapshot(people(), name="people")
-        with pytest.raises(UsageError, match="no snapshot has a column 'emial'.*email"):
+        with pytest.raises(UsageError, match=r"no snapshot has a column 'emial'.*email"):
             ws.erasure.erase(column="emial", value=EMAIL)
 
 
