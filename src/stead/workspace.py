@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -191,7 +192,15 @@ class Workspace(Context):
         from stead.security.retention import RetentionService
         from stead.serving.log_format import day_size
 
-        return RetentionService(self, prediction_log=self.predictions.directory, day_size=day_size)
+        def hash_raw_pii(before: datetime, dry_run: bool) -> list[str]:
+            return self.erasure.hash_raw_pii(before=before, dry_run=dry_run)
+
+        return RetentionService(
+            self,
+            prediction_log=self.predictions.directory,
+            day_size=day_size,
+            hash_raw_pii=hash_raw_pii,
+        )
 
     @cached_property
     def access(self) -> AccessPolicy:

@@ -4,6 +4,7 @@ erasable one subject at a time."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -201,3 +202,23 @@ def test_the_migration_removes_pii_values_older_snapshots_stored(ws_dir: Path) -
     assert migrated.schema.column("email").levels is None
     assert migrated.profile.column("region").level_counts is not None
     assert EMAIL not in json.dumps(migrated.to_dict(full=True))
+
+
+def test_retention_hashes_raw_pii_older_than_its_period(ws_dir: Path) -> None:
+    with_pii(ws_dir, '\n[retention]\nraw_pii = "30d"\n')
+    path = ws_dir / "stead.toml"
+    path.write_text(path.read_text().replace("keep_raw_pii = false", "keep_raw_pii = true"))
+    with Workspace.open(ws_dir) as ws:
+        snap = ws.datasets.snapshot(people(), name="people").snapshot
+        soon = ws.retention.apply(now=snap.created_at + timedelta(days=29))
+        assert soon.raw_pii_hashed == [] and ws.datasets.get("people@1").pii_storage == "raw"
+        plan = ws.retention.apply(now=snap.created_at + timedelta(days=31), dry_run=True)
+        assert plan.raw_pii_hashed == ["people@1"]
+        assert ws.datasets.get("people@1").pii_storage == "raw"  # a dry run changes nothing
+        done = ws.retention.apply(now=snap.created_at + timedelta(days=31))
+        assert done.raw_pii_hashed == ["people@1"]
+        assert "hashed the raw PII of 1 snapshot(s) created before" in done.message
+        assert ws.datasets.get("people@1").pii_storage == "keyed_hash"
+        assert EMAIL not in ws.datasets.load("people@1")["email"].tolist()
+        actions = [e.action for e in ws.audit.events()][-3:]
+    assert actions == ["retention.start", "dataset.hash_pii", "retention.apply"]

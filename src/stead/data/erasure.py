@@ -158,12 +158,15 @@ class ErasureService:
         event_id = self._commit("pii.erase", f"column:{column}", rewrites, details, reason)
         return replace(outcome, event_id=event_id)
 
-    def hash_raw_pii(self, *, ref: str | None = None, before: datetime | None = None) -> list[str]:
+    def hash_raw_pii(
+        self, *, ref: str | None = None, before: datetime | None = None, dry_run: bool = False
+    ) -> list[str]:
         """Rewrite snapshots that store PII raw with their PII columns as keyed hashes.
 
         Args:
             ref: only this snapshot (``NAME@V``) or dataset (``NAME``); default all.
             before: only snapshots created before this time (retention).
+            dry_run: only list them.
 
         Returns:
             The refs rewritten (audited as one ``dataset.hash_pii`` event).
@@ -174,8 +177,8 @@ class ErasureService:
             for s in chosen
             if s.pii_storage == "raw" and (before is None or s.created_at < before)
         ]
-        if not raw:
-            return []
+        if not raw or dry_run:
+            return [s.ref for s in raw]
         sanitizer = self._datasets.pii_sanitizer()
         rewrites = []
         for snapshot in raw:
