@@ -353,6 +353,8 @@ enabled = "auto"
 max_levels = 50
 # Quantile bins kept per numeric column as the drift reference.
 profile_bins = 20
+# Snapshots store [columns] pii as keyed hashes; true keeps raw values (see docs/data.md).
+keep_raw_pii = false
 
 [validation]
 # Widen each column's reference range by this fraction of its span before flagging.

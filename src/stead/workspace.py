@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -28,6 +29,7 @@ from stead.core.settings import (
 )
 
 if TYPE_CHECKING:
+    from stead.data.erasure import ErasureService
     from stead.data.service import DatasetService
     from stead.features.service import FeatureService
     from stead.monitoring.service import MonitorService
@@ -60,6 +62,18 @@ class Workspace(Context):
         from stead.data.service import DatasetService
 
         return DatasetService(self)
+
+    @cached_property
+    def erasure(self) -> ErasureService:
+        from stead.data.erasure import ErasureService
+        from stead.serving.log_erasure import LogErasure, erase_from_log
+
+        directory = self.predictions.directory
+
+        def erase_log(column: str, forms: set[str], entity_key: bool) -> LogErasure:
+            return erase_from_log(directory, column=column, forms=forms, entity_key=entity_key)
+
+        return ErasureService(self, datasets=self.datasets, erase_log=erase_log)
 
     @cached_property
     def features(self) -> FeatureService:
@@ -121,7 +135,15 @@ class Workspace(Context):
         from stead.security.retention import RetentionService
         from stead.serving.log_format import day_size
 
-        return RetentionService(self, prediction_log=self.predictions.directory, day_size=day_size)
+        def hash_raw_pii(before: datetime, dry_run: bool) -> list[str]:
+            return self.erasure.hash_raw_pii(before=before, dry_run=dry_run)
+
+        return RetentionService(
+            self,
+            prediction_log=self.predictions.directory,
+            day_size=day_size,
+            hash_raw_pii=hash_raw_pii,
+        )
 
     @cached_property
     def access(self) -> AccessPolicy:

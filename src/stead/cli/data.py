@@ -1,4 +1,4 @@
-"""``stead data``: snapshot, list, show, diff and validate datasets."""
+"""``stead data``: snapshot, list, show, diff and validate datasets; erase a subject's PII."""
 
 from __future__ import annotations
 
@@ -86,6 +86,13 @@ def show(
     )
     if snap.source_path:
         say(f"source {snap.source_path} (sha256 {snap.source_hash})")
+    if snap.pii_storage == "raw":
+        say(
+            f"PII columns {', '.join(snap.schema.with_role('pii'))} are stored raw; "
+            f"`stead data hash-pii {snap.ref}` replaces them by keyed hashes"
+        )
+    elif snap.pii_storage:
+        say(f"PII columns {', '.join(snap.schema.with_role('pii'))} are stored as keyed hashes")
     rows = []
     for col in snap.schema.columns:
         prof = snap.profile.column(col.name)
@@ -174,3 +181,43 @@ def validate(
     if not as_json:
         say(f"[red]{path.name} fails the contract of {ref}[/]")
     raise typer.Exit(ContractViolation.exit_code)
+
+
+@app.command()
+def erase(
+    column: str = typer.Option(..., "--column", help="The column holding the subject's value."),
+    value: str = typer.Option(..., "--value", help="The exact value to erase."),
+    whole_rows: bool = typer.Option(
+        False, "--rows", help="Delete the subject's whole rows, not only the value."
+    ),
+    reason: str | None = typer.Option(None, "--reason", help="Why (kept in the audit trail)."),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Erase one subject's value from every snapshot and the prediction log (audited)."""
+    with (
+        open_workspace(workspace, as_json=as_json) as ws,
+        progress(f"erasing a {column} value", quiet=as_json),
+    ):
+        outcome = ws.erasure.erase(column=column, value=value, whole_rows=whole_rows, reason=reason)
+    if as_json:
+        print_json(outcome.to_dict())
+    else:
+        say(outcome.message)
+
+
+@app.command("hash-pii")
+def hash_pii(
+    ref: str | None = typer.Argument(None, help="NAME or NAME@V; default every snapshot."),
+    as_json: bool = JSON_OPTION,
+    workspace: Path | None = WORKSPACE_OPTION,
+) -> None:
+    """Replace raw PII in stored snapshots by keyed hashes (snapshots from before hashing)."""
+    with open_workspace(workspace, as_json=as_json) as ws:
+        refs = ws.erasure.hash_raw_pii(ref=ref)
+    if as_json:
+        print_json({"hashed": refs})
+    else:
+        say(
+            f"hashed the PII columns of {', '.join(refs)}" if refs else "no snapshot stores raw PII"
+        )

@@ -132,6 +132,18 @@ class ArtifactStore:
                 self.fs.rm(temp)
             raise
 
+    def discard(self, digest: str) -> bool:
+        """Delete an artifact (erasure of personal data); ``False`` if it was not there.
+
+        Artifacts are write-once and nothing else deletes them: only call this for a
+        blob no metadata names any more.
+        """
+        path = self._path(digest)
+        if not self.fs.exists(path):
+            return False
+        self.fs.rm(path)
+        return True
+
     def get_bytes(self, digest: str, *, label: str | None = None) -> bytes:
         """The artifact's bytes, verified against its name.
 

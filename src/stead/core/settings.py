@@ -88,6 +88,9 @@ class DataSettings:
     max_levels: int = 50
     # Number of quantile bins kept per numeric column for drift (PSI) later.
     profile_bins: int = 20
+    # Snapshots store [columns] pii as keyed hashes; true keeps the raw values (then
+    # [retention] raw_pii says how long).
+    keep_raw_pii: bool = False
 
     def __post_init__(self) -> None:
         at_least("max_levels", self.max_levels, 1)

@@ -3,7 +3,8 @@
 A :class:`Contract` says what a table must look like: its columns, their kinds, which may
 be null, their ranges and their known levels. :func:`validate` checks a whole DataFrame
 column by column with array operations (never row by row) and reports every violation
-with the column, the count and the first few row positions (0-based).
+with the column, the count and the first few row positions (0-based). Messages quote a
+few offending values, except for PII columns, whose values are never repeated.
 """
 
 from __future__ import annotations
@@ -32,15 +33,22 @@ EXAMPLE_ROWS = 5
 
 @dataclass(frozen=True)
 class ColumnContract:
+    """One column's rules; ``pii`` columns carry no range or levels and are never quoted."""
+
     name: str
     kind: Kind
     nullable: bool = True
     min: float | None = None
     max: float | None = None
     levels: list[str] | None = None
+    pii: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        body = asdict(self)
+        # Only when set, so contracts signed before the flag existed hash as they did.
+        if not self.pii:
+            del body["pii"]
+        return body
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ class Contract:
         chosen = []
         for name in wanted:
             col = schema.column(name)
-            numeric = col.kind in NUMERIC_KINDS
+            numeric = col.kind in NUMERIC_KINDS and not col.is_pii
             chosen.append(
                 ColumnContract(
                     name=col.name,
@@ -72,7 +80,8 @@ class Contract:
                     nullable=col.nullable,
                     min=float(col.min) if numeric and col.min is not None else None,
                     max=float(col.max) if numeric and col.max is not None else None,
-                    levels=list(col.levels) if col.levels is not None else None,
+                    levels=list(col.levels) if col.levels is not None and not col.is_pii else None,
+                    pii=col.is_pii,
                 )
             )
         return cls(columns=chosen, source=source)
@@ -220,17 +229,24 @@ def _check_column(
     return out
 
 
+def _examples(col: ColumnContract, values: Any) -> str:
+    """A few offending values for a message: ``: 'a', 'b'``, or nothing for PII."""
+    if col.pii:
+        return " (values not shown: PII column)"
+    return ": " + ", ".join(values)
+
+
 def _wrong_type(col: ColumnContract, series: pd.Series, bad: np.ndarray, wanted: str) -> Violation:
     count = int(bad.sum())
     rows = _rows(bad)
-    examples = ", ".join(repr(series.iloc[r]) for r in rows[:3])
+    examples = _examples(col, (repr(series.iloc[r]) for r in rows[:3]))
     return Violation(
         col.name,
         "wrong_type",
         count,
         rows,
         f"column {col.name!r} expected {wanted} ({col.kind}), got {series.dtype} with "
-        f"{count} bad values in {_listed(rows, count)}: {examples}",
+        f"{count} bad values in {_listed(rows, count)}{examples}",
     )
 
 
@@ -267,7 +283,7 @@ def _check_numeric(
             rows = _rows(outside)
             rate = count / max(len(values), 1)
             severity: Severity = "warning" if rate <= policy.max_out_of_range_rate else "error"
-            examples = ", ".join(f"{values[r]:g}" for r in rows[:3])
+            examples = _examples(col, (f"{values[r]:g}" for r in rows[:3]))
             out.append(
                 Violation(
                     col.name,
@@ -275,7 +291,7 @@ def _check_numeric(
                     count,
                     rows,
                     f"column {col.name!r} has {count} values outside "
-                    f"[{low:g}, {high:g}] ({_listed(rows, count)}: {examples})",
+                    f"[{low:g}, {high:g}] ({_listed(rows, count)}{examples})",
                     severity,
                 )
             )
@@ -300,7 +316,7 @@ def _check_categorical(
         return []
     rows = _rows(unseen)
     values = pd.unique(series[unseen])
-    examples = ", ".join(repr(v) for v in values[:3])
+    examples = _examples(col, (repr(v) for v in values[:3]))
     return [
         Violation(
             col.name,
@@ -308,7 +324,7 @@ def _check_categorical(
             count,
             rows,
             f"column {col.name!r} has {count} values not seen in the reference "
-            f"({_listed(rows, count)}): {examples}",
+            f"({_listed(rows, count)}){examples}",
             "error" if policy.unseen_categories == "error" else "warning",
         )
     ]

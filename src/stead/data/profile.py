@@ -2,7 +2,8 @@
 
 A numeric column keeps count, missing rate, mean, std, a 101-point quantile grid and
 equal-frequency reference bins with counts; a categorical one keeps its level counts.
-Monitors compare each new window against these numbers alone.
+A PII column keeps only its count, missing count and distinct count: no value, no
+statistic of values. Monitors compare each new window against these numbers alone.
 """
 
 from __future__ import annotations
@@ -72,7 +73,23 @@ class Profile:
 def profile_frame(frame: pd.DataFrame, schema: Schema, *, bins: int) -> Profile:
     return Profile(
         rows=len(frame),
-        columns=[profile_column(frame[c.name], c.kind, bins=bins) for c in schema.columns],
+        columns=[
+            counts_only(frame[c.name], c.kind)
+            if c.is_pii
+            else profile_column(frame[c.name], c.kind, bins=bins)
+            for c in schema.columns
+        ],
+    )
+
+
+def counts_only(column: pd.Series, kind: str) -> ColumnProfile:
+    """A PII column's profile: how many values, how many missing, how many distinct."""
+    return ColumnProfile(
+        name=str(column.name),
+        kind=kind,
+        count=len(column),
+        missing=int(column.isna().sum()),
+        unique=int(column.nunique(dropna=True)),
     )
 
 

@@ -12,6 +12,7 @@ from stead.core.settings import ColumnRoles
 
 Kind = Literal["int", "float", "bool", "string", "datetime"]
 NUMERIC_KINDS = ("int", "float")
+PII_ROLE = "pii"
 
 
 def kind_of(column: pd.Series) -> Kind:
@@ -30,7 +31,11 @@ def kind_of(column: pd.Series) -> Kind:
 
 @dataclass(frozen=True)
 class ColumnSchema:
-    """What one column is. ``levels`` is ``None`` when a text column has too many values."""
+    """What one column is. ``levels`` is ``None`` when a text column has too many values.
+
+    A PII column keeps no values (no range, no levels): a schema is shown and copied
+    freely, so it must not carry a person's data.
+    """
 
     name: str
     kind: Kind
@@ -47,6 +52,10 @@ class ColumnSchema:
     @property
     def is_categorical(self) -> bool:
         return self.kind in ("string", "bool")
+
+    @property
+    def is_pii(self) -> bool:
+        return PII_ROLE in self.roles
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,17 +90,27 @@ class Schema:
         return cls(columns=[ColumnSchema.from_dict(c) for c in data["columns"]])
 
 
+def is_pii_column(name: str, roles: ColumnRoles) -> bool:
+    """Whether ``[columns] pii`` lists ``name``; case-insensitive, as the prediction log's."""
+    return name.casefold() in {c.casefold() for c in roles.pii}
+
+
 def roles_of(name: str, roles: ColumnRoles) -> list[str]:
     found = [role for role in ("id", "time", "target") if getattr(roles, role) == name]
-    if name in roles.pii:
-        found.append("pii")
+    if is_pii_column(name, roles):
+        found.append(PII_ROLE)
     if name in roles.post_prediction:
         found.append("post_prediction")
     return found
 
 
 def infer_schema(frame: pd.DataFrame, *, roles: ColumnRoles, max_levels: int) -> Schema:
-    """Infer a schema from a checked frame (see ``reader.check_frame``)."""
+    """Infer a schema from a checked frame (see ``reader.check_frame``).
+
+    Infer it from the raw frame, before PII columns are hashed: their kind is the
+    values' kind (an ``int`` phone number stays ``int``), so a contract still checks
+    incoming raw data.
+    """
     columns = []
     for name in frame.columns:
         column = frame[name]
@@ -101,7 +120,10 @@ def infer_schema(frame: pd.DataFrame, *, roles: ColumnRoles, max_levels: int) ->
         high: float | str | None = None
         levels: list[str] | None = None
         values = column.dropna()
-        if kind in NUMERIC_KINDS and len(values):
+        column_roles = roles_of(str(name), roles)
+        if PII_ROLE in column_roles:
+            pass  # kind and nullability only: a range or levels would be someone's data
+        elif kind in NUMERIC_KINDS and len(values):
             array = values.to_numpy(dtype=np.float64)
             finite = array[np.isfinite(array)]
             if finite.size:
@@ -122,7 +144,7 @@ def infer_schema(frame: pd.DataFrame, *, roles: ColumnRoles, max_levels: int) ->
                 min=low,
                 max=high,
                 levels=levels,
-                roles=roles_of(str(name), roles),
+                roles=column_roles,
             )
         )
     return Schema(columns=columns)

@@ -20,11 +20,13 @@ from stead.core.provenance import caller_directory, git_code_version
 from stead.core.settings import ValidationSettings
 from stead.data.contract import Contract, ValidationReport, validate
 from stead.data.diff import SnapshotDiff, diff_snapshots
+from stead.data.pii import pseudonymise
 from stead.data.profile import profile_frame
 from stead.data.reader import check_frame, read_table
-from stead.data.schema import infer_schema
+from stead.data.schema import PII_ROLE, Schema, infer_schema
 from stead.data.snapshot import DatasetSnapshot, SnapshotRef, check_name, content_hash
 from stead.data.tables import DatasetSnapshotRow
+from stead.serving.sanitize import Sanitizer, workspace_key
 
 if TYPE_CHECKING:
     from stead.core.context import Context
@@ -76,11 +78,15 @@ class DatasetService:
     ) -> SnapshotOutcome:
         settings = self._ctx.settings
         frame = self._with_time_column(frame)
+        # The schema describes the raw values (their kind); what is stored, hashed and
+        # profiled is the frame with its PII columns as keyed hashes.
+        schema = infer_schema(frame, roles=settings.columns, max_levels=settings.data.max_levels)
+        if not settings.data.keep_raw_pii:
+            frame = pseudonymise(frame, self.pii_sanitizer())
         digest = content_hash(frame)
         existing = self._find_by_content(name, digest)
         if existing is not None:
             return SnapshotOutcome(existing, created=False)
-        schema = infer_schema(frame, roles=settings.columns, max_levels=settings.data.max_levels)
         profile = profile_frame(frame, schema, bins=settings.data.profile_bins)
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False, engine="pyarrow", compression="zstd")
@@ -122,6 +128,7 @@ class DatasetService:
                     code_version=code.to_dict(),
                     created_at=utcnow(),
                     created_by=change.actor,
+                    pii_storage=_pii_storage(schema, raw=settings.data.keep_raw_pii),
                 )
                 session.add(return_row)
                 change.subject = f"dataset:{name}@{return_row.version}"
@@ -132,12 +139,22 @@ class DatasetService:
                         "artifact": artifact,
                         "rows": len(frame),
                         "columns": len(schema.columns),
+                        "pii_storage": return_row.pii_storage,
                         "source_path": source_path,
                         "source_hash": source_hash,
                     }
                 )
             snapshot = return_row.to_entity()
         return SnapshotOutcome(snapshot, created=change.action == "dataset.snapshot")
+
+    def pii_sanitizer(self) -> Sanitizer:
+        """The hashing of ``[columns] pii``: the prediction log's, with its key.
+
+        Raises:
+            SettingsError: the key file is unsafe or unreadable.
+        """
+        pii = self._ctx.settings.columns.pii
+        return Sanitizer(pii, mode="hash", key=workspace_key(self._ctx.settings) if pii else None)
 
     def _with_time_column(self, frame: pd.DataFrame) -> pd.DataFrame:
         time_col = self._ctx.settings.columns.time
@@ -242,3 +259,9 @@ class DatasetService:
         if isinstance(contract, str):
             contract = self.contract(contract)
         return validate(frame, contract, policy=policy or self._ctx.settings.validation)
+
+
+def _pii_storage(schema: Schema, *, raw: bool) -> str | None:
+    if not schema.with_role(PII_ROLE):
+        return None
+    return "raw" if raw else "keyed_hash"

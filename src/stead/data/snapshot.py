@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -18,9 +18,16 @@ from stead.data.schema import Schema, kind_of
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 
 
+PiiStorage = Literal["keyed_hash", "raw"]
+
+
 @dataclass(frozen=True)
 class DatasetSnapshot:
-    """An immutable, versioned copy of a table with its schema and profile."""
+    """An immutable, versioned copy of a table with its schema and profile.
+
+    ``pii_storage`` says how its PII columns are stored (``None``: it has none). Only
+    erasure and the hashing of raw PII ever rewrite a snapshot's data.
+    """
 
     id: str
     name: str
@@ -36,6 +43,7 @@ class DatasetSnapshot:
     code_version: CodeVersion
     created_at: datetime
     created_by: str
+    pii_storage: PiiStorage | None = None
 
     @property
     def ref(self) -> str:
@@ -57,6 +65,7 @@ class DatasetSnapshot:
             "code_version": self.code_version.to_dict(),
             "created_at": self.created_at.isoformat(),
             "created_by": self.created_by,
+            "pii_storage": self.pii_storage,
         }
         if full:
             body["schema"] = self.schema.to_dict()

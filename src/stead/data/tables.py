@@ -38,6 +38,8 @@ class DatasetSnapshotRow(Base):
     code_version: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(200))
+    # "keyed_hash" or "raw" for a snapshot with PII columns, else null.
+    pii_storage: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
     def to_entity(self) -> DatasetSnapshot:
         return entity_from_row(

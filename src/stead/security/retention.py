@@ -6,12 +6,15 @@
     [retention]
     predictions = "90d"     # prediction-log days older than this are deleted
     feedback = "365d"       # feedback rows of predictions older than this are deleted
+    raw_pii = "30d"         # snapshots kept with raw PII ([data] keep_raw_pii) are
+                            # hashed once older than this
 
 ``STEAD_RETENTION_PREDICTIONS`` and ``STEAD_RETENTION_FEEDBACK`` override the file
 (``STEAD_RETENTION_PREDICTIONS=30d``).
 
-Only these two stores are ever touched. Audit events, registered models, snapshots and
-every other artifact are never deleted by retention (the audit chain must stay whole, and
+Only these two stores are deleted from (``raw_pii`` rewrites snapshots in place, with
+their PII hashed). Audit events, registered models, snapshots and every other artifact
+are never deleted by retention (the audit chain must stay whole, and
 a registered version must stay loadable and traceable); monitor results are aggregates
 without personal data and stay too.
 
@@ -55,9 +58,10 @@ class RetentionSettings:
 
     predictions: str | None = None
     feedback: str | None = None
+    raw_pii: str | None = None
 
     def __post_init__(self) -> None:
-        for key in ("predictions", "feedback"):
+        for key in ("predictions", "feedback", "raw_pii"):
             value = getattr(self, key)
             if value is not None:
                 try:
@@ -115,6 +119,8 @@ class RetentionOutcome:
     partitions: list[Partition] = field(default_factory=list)
     feedback_rows: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
+    raw_pii_before: datetime | None = None
+    raw_pii_hashed: list[str] = field(default_factory=list)
     event_id: str | None = None
 
     @property
@@ -139,6 +145,12 @@ class RetentionOutcome:
                 f"{verb} {sum(self.feedback_rows.values())} feedback row(s) of predictions "
                 f"before {self.feedback_before:%Y-%m-%d %H:%M}"
             )
+        if self.raw_pii_before is not None:
+            verb_pii = "would hash" if self.dry_run else "hashed"
+            parts.append(
+                f"{verb_pii} the raw PII of {len(self.raw_pii_hashed)} snapshot(s) created "
+                f"before {self.raw_pii_before:%Y-%m-%d %H:%M}"
+            )
         text = "; ".join(parts)
         if self.failed:
             text += f"; could not delete {len(self.failed)}: {', '.join(self.failed)}"
@@ -158,6 +170,10 @@ class RetentionOutcome:
             "partitions": [p.to_dict() for p in self.partitions],
             "feedback_rows": self.feedback_rows,
             "failed": self.failed,
+            "raw_pii_before": None
+            if self.raw_pii_before is None
+            else self.raw_pii_before.isoformat(),
+            "raw_pii_hashed": self.raw_pii_hashed,
             "event_id": self.event_id,
         }
 
@@ -171,6 +187,8 @@ class RetentionService:
         day_size: the live part files of one day's directory and the rows they hold.
             Serving owns that rule (compacted files replace others), so the composition
             root passes it in and this module imports no later stage.
+        hash_raw_pii: hashes the PII of snapshots stored raw and created before a time
+            (``dry_run``: only lists them); returns their refs. The data stage's.
     """
 
     def __init__(
@@ -179,10 +197,12 @@ class RetentionService:
         *,
         prediction_log: Path,
         day_size: Callable[[Path], tuple[int, int]],
+        hash_raw_pii: Callable[[datetime, bool], list[str]] | None = None,
     ) -> None:
         self._ctx = context
         self._log = prediction_log
         self._day_size = day_size
+        self._hash_raw_pii = hash_raw_pii
 
     @property
     def settings(self) -> RetentionSettings:
@@ -201,19 +221,26 @@ class RetentionService:
         keep_feedback = settings.period("feedback")
         predictions_before = now - keep_predictions if keep_predictions else None
         feedback_before = now - keep_feedback if keep_feedback else None
+        keep_raw_pii = settings.period("raw_pii") if self._hash_raw_pii else None
+        raw_pii_before = now - keep_raw_pii if keep_raw_pii else None
         partitions = self._expired(predictions_before) if predictions_before else []
         feedback = self._feedback_counts(feedback_before) if feedback_before else {}
+        raw_pii = self._raw_pii(raw_pii_before, dry_run=True)
         plan = RetentionOutcome(
             dry_run=True,
             predictions_before=predictions_before,
             feedback_before=feedback_before,
             partitions=partitions,
             feedback_rows=feedback,
+            raw_pii_before=raw_pii_before,
+            raw_pii_hashed=raw_pii,
         )
         if dry_run:
             return plan
         with self._ctx.store.change("retention.start", "retention") as change:
             change.details.update(_details(plan))
+        # Audited on its own (dataset.hash_pii); no deletion, so it goes first.
+        hashed = self._raw_pii(raw_pii_before, dry_run=False)
         failed: list[str] = []
         deleted: list[Partition] = []
         with self._ctx.store.change("retention.apply", "retention") as change:
@@ -240,10 +267,17 @@ class RetentionService:
                 partitions=deleted,
                 feedback_rows=removed,
                 failed=failed,
+                raw_pii_before=raw_pii_before,
+                raw_pii_hashed=hashed,
             )
             change.details.update(_details(outcome))
         event = change.event
         return replace(outcome, event_id=event.id if event else None)
+
+    def _raw_pii(self, before: datetime | None, *, dry_run: bool) -> list[str]:
+        if before is None or self._hash_raw_pii is None:
+            return []
+        return self._hash_raw_pii(before, dry_run)
 
     def _expired(self, before: datetime) -> list[Partition]:
         found = []
@@ -298,6 +332,7 @@ def _details(outcome: RetentionOutcome) -> dict[str, Any]:
         "prediction_days": len(outcome.partitions),
         "predictions_by_endpoint": per_endpoint,
         "feedback_rows": sum(outcome.feedback_rows.values()),
+        "raw_pii_snapshots": outcome.raw_pii_hashed,
         "feedback_by_endpoint": outcome.feedback_rows,
         "failed": outcome.failed,
     }

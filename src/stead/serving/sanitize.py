@@ -1,4 +1,8 @@
-"""PII handling for the prediction log: drop the column, or replace it by a keyed hash.
+"""PII handling: drop the column, or replace it by a keyed hash.
+
+The prediction log and dataset snapshots share this one mechanism and one key
+(``[serving.log] pii_key_path``), so a customer's e-mail hashes the same in a snapshot
+and in the log, and joins by it still work.
 
 A keyed hash (HMAC-SHA256) rather than a plain one, because PII values are guessable
 (emails, phone numbers): anyone could hash a list of candidates and match a plain
@@ -22,6 +26,8 @@ from typing import Any, Literal
 
 from stead.core.errors import SettingsError
 from stead.core.ids import new_id
+from stead.core.settings import Settings
+from stead.serving.settings import serving_settings
 
 PiiMode = Literal["hash", "drop"]
 KEY_BYTES = 32
@@ -29,6 +35,8 @@ _BLOCK = 64  # SHA-256 block size
 _IPAD = bytes(b ^ 0x36 for b in range(256))
 _OPAD = bytes(b ^ 0x5C for b in range(256))
 _REDACTED = "[pii]"
+_DIGEST_BYTES = 32
+_HEX = frozenset("0123456789abcdef")
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -61,6 +69,18 @@ def load_or_create_key(path: Path) -> bytes:
     finally:
         tmp.unlink()
     return _read_key(path)
+
+
+def workspace_key(settings: Settings) -> bytes:
+    """The workspace's PII hash key (``[serving.log] pii_key_path``), created if missing."""
+    return load_or_create_key(settings.resolve_path(serving_settings(settings).log.pii_key_path))
+
+
+def is_keyed_hash(value: object) -> bool:
+    """Whether ``value`` has the form of :meth:`Sanitizer.hash_value` (64 hex digits)."""
+    return (
+        isinstance(value, str) and len(value) == 2 * _DIGEST_BYTES and all(c in _HEX for c in value)
+    )
 
 
 def _read_key(path: Path) -> bytes:
