@@ -246,8 +246,7 @@ class Workspace(Context):
             f"{SETTINGS_FILE})"
         )
         if proposal is not None:
-            message += "
-" + proposal.summary()
+            message += "\n" + proposal.summary()
         return InitOutcome(root, True, message, proposal)
 
     def __enter__(self) -> Workspace:
