@@ -11,6 +11,10 @@ from pathlib import Path
 
 # Wide tables in captured CLI output, whatever width the runner's terminal reports.
 os.environ["COLUMNS"] = "200"
+# The tests fit models in-process on a machine the other worker keeps busy: OpenMP
+# threads wait passively, as in the stead command (stead.core.openmp), set before
+# anything loads scikit-learn.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 from sqlalchemy import create_engine, text

@@ -146,3 +146,8 @@ def test_stead_train_as_a_real_process(project: Path) -> None:
     body = json.loads(done.stdout)
     assert body["run"]["status"] == "succeeded"
     assert body["run"]["code_version"]["files"].keys() == {"features.py", "columns.py"}
+    # OpenMP threads wait passively (a busy machine made spinning fits 10-30x slower);
+    # the recorded environment says so, and a user's own choice is kept.
+    assert body["run"]["environment"]["env"]["OMP_WAIT_POLICY"] == "PASSIVE"
+    mine = run_stead("train", "--force", "--json", cwd=project, env={"OMP_WAIT_POLICY": "active"})
+    assert json.loads(mine.stdout)["run"]["environment"]["env"]["OMP_WAIT_POLICY"] == "active"

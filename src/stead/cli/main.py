@@ -21,6 +21,7 @@ from stead.cli import (
     workspace,
 )
 from stead.core.errors import SteadError
+from stead.core.openmp import passive_waits
 
 app = typer.Typer(
     rich_markup_mode=None,
@@ -69,6 +70,7 @@ app.add_typer(feedback.app, name="feedback")
 
 def main() -> None:
     """Run the CLI; any SteadError that escapes a command is reported without a traceback."""
+    passive_waits()  # before anything loads scikit-learn's OpenMP runtime
     try:
         app()
     except SteadError as error:  # commands normally handle their own, this is the net
