@@ -159,36 +159,44 @@ def _decode(
     return values.tolist()  # type: ignore[no-any-return]
 
 
-def _strings(name: Any, raw: memoryview, count: int, shape: list[int]) -> list[Any]:
-    values: list[Any] = []
+def _strings(name: Any, raw: memoryview, count: int, shape: list[int]) -> list[str]:
+    data = bytes(raw)  # slicing bytes is cheaper than slicing a memoryview
+    end = len(data)
+    pieces: list[bytes] = []
+    append, unpack = pieces.append, _LENGTH.unpack_from
     position = 0
-    end = len(raw)
     while position < end:
         if position + 4 > end:
             raise UsageError(
-                f"input {name!r} (BYTES): element {len(values)}'s 4-byte length runs past "
+                f"input {name!r} (BYTES): element {len(pieces)}'s 4-byte length runs past "
                 f"the input's {end} bytes (binary_data_size)"
             )
-        (length,) = _LENGTH.unpack_from(raw, position)
+        (length,) = unpack(data, position)
         position += 4
-        if position + length > end:
+        stop = position + length
+        if stop > end:
             raise UsageError(
-                f"input {name!r} (BYTES): element {len(values)} says {length} bytes but "
+                f"input {name!r} (BYTES): element {len(pieces)} says {length} bytes but "
                 f"only {end - position} of the input's {end} bytes are left"
             )
-        try:
-            values.append(str(raw[position : position + length], "utf-8"))
-        except UnicodeDecodeError as exc:
-            raise UsageError(
-                f"input {name!r} (BYTES): element {len(values)} is not UTF-8 text ({exc.reason})"
-            ) from exc
-        position += length
-    if len(values) != count:
+        append(data[position:stop])
+        position = stop
+    if len(pieces) != count:
         raise UsageError(
             f"input {name!r} (BYTES): shape {shape} is {count} values but its "
-            f"binary_data_size bytes hold {len(values)}"
+            f"binary_data_size bytes hold {len(pieces)}"
         )
-    return values
+    try:
+        return [piece.decode() for piece in pieces]
+    except UnicodeDecodeError:
+        for index, piece in enumerate(pieces):
+            try:
+                piece.decode()
+            except UnicodeDecodeError as exc:
+                raise UsageError(
+                    f"input {name!r} (BYTES): element {index} is not UTF-8 text ({exc.reason})"
+                ) from exc
+        raise
 
 
 Wanted = Callable[[str], bool]
