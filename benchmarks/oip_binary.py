@@ -245,8 +245,7 @@ def codec(
         return dump(answer)
 
     def binary_mode(body: bytes, headers: dict[str, str]) -> bytes:
-        header, tensors = oip_binary.split(body, headers["Inference-Header-Content-Length"])
-        payload = load(header)
+        payload, tensors = oip_binary.read_header(body, headers["Inference-Header-Content-Length"])
         oip_binary.read_inputs(payload["inputs"], tensors)
         wanted = oip_binary.binary_outputs(payload)
         assert wanted is not None

@@ -152,6 +152,11 @@ BAD_FRAMING = {
         "Inference-Header-Content-Length is 99999 but the body has only",
     ),
     "header length not a number": ({"header": b"twelve"}, "got 'twelve'"),
+    "header length that cuts the JSON": (
+        {"header": b"10"},
+        "the first 10 bytes of the body (Inference-Header-Content-Length) must be the "
+        "request's JSON",
+    ),
     "bytes left over after the inputs": (
         {"tail": b"\x00" * 3},
         "52 bytes follow the JSON header (Inference-Header-Content-Length) but the inputs' binary_data_size add up to 49",

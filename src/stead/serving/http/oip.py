@@ -113,8 +113,7 @@ async def infer(call: Call) -> Result:
     if framed is None:
         payload = _load(call.body)
     else:
-        header, tensors = oip_binary.split(call.body, framed)
-        payload = _load(header)
+        payload, tensors = oip_binary.read_header(call.body, framed)
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise UsageError(
             'an inference request is {"inputs": [{"name", "shape", "datatype", "data"}]}'

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from stead.core.errors import UsageError
-from stead.serving.http.responses import dump
+from stead.serving.http.responses import dump, load
 
 HEADER = "inference-header-content-length"
 OCTETS = "application/octet-stream"
@@ -51,11 +51,12 @@ DATATYPES = ", ".join([*FIXED, "BYTES"])
 _LENGTH = struct.Struct("<I")
 
 
-def split(body: bytes, header_length: str) -> tuple[bytes, memoryview]:
-    """The JSON header of a binary request and the tensor bytes after it.
+def read_header(body: bytes, header_length: str) -> tuple[Any, memoryview]:
+    """The JSON at the start of a binary request, and the tensor bytes after it.
 
     Raises:
-        UsageError: the header length is not a byte count within the body.
+        UsageError: the header length is not a byte count within the body, or those
+            bytes are not JSON.
     """
     try:
         length = int(header_length)
@@ -71,7 +72,14 @@ def split(body: bytes, header_length: str) -> tuple[bytes, memoryview]:
             f"Inference-Header-Content-Length is {length} but the body has only "
             f"{len(body)} bytes; it must be the byte length of the JSON at its start"
         )
-    return body[:length], memoryview(body)[length:]
+    try:
+        payload = load(body[:length])
+    except UsageError as exc:
+        raise UsageError(
+            f"the first {length} bytes of the body (Inference-Header-Content-Length) must "
+            f"be the request's JSON: {exc.message}"
+        ) from exc
+    return payload, memoryview(body)[length:]
 
 
 def read_inputs(inputs: list[Any], blob: memoryview) -> None:
@@ -208,12 +216,14 @@ def binary_outputs(payload: dict[str, Any]) -> Wanted | None:
     Raises:
         UsageError: ``binary_data`` or ``binary_data_output`` is not a boolean.
     """
-    parameters = payload.get("parameters")
+    parameters, outputs = payload.get("parameters"), payload.get("outputs")
+    if not parameters and not outputs:  # a plain JSON request: answer JSON
+        return None
     default = False
     if isinstance(parameters, dict) and "binary_data_output" in parameters:
         default = _flag(parameters["binary_data_output"], "parameters.binary_data_output")
     chosen: dict[Any, bool] = {}
-    for position, output in enumerate(payload.get("outputs") or []):
+    for position, output in enumerate(outputs if isinstance(outputs, list) else []):
         wish = output.get("parameters") if isinstance(output, dict) else None
         if isinstance(wish, dict) and "binary_data" in wish:
             where = f"outputs[{position}].parameters.binary_data"
