@@ -33,7 +33,7 @@ from stead.serving.http.responses import dump, load
 HEADER = "inference-header-content-length"
 OCTETS = "application/octet-stream"
 
-FIXED = {
+FIXED: dict[str, np.dtype[Any]] = {
     "BOOL": np.dtype("u1"),
     "UINT8": np.dtype("<u1"),
     "UINT16": np.dtype("<u2"),
@@ -163,8 +163,8 @@ def _decode(
     if datatype == "BOOL":
         if count and values.max() > 1:
             raise UsageError(f"input {name!r}: a BOOL value is one byte, 0 or 1")
-        return values.astype(bool).tolist()  # type: ignore[no-any-return]
-    return values.tolist()  # type: ignore[no-any-return]
+        return values.astype(bool).tolist()
+    return values.tolist()
 
 
 def _strings(name: Any, raw: memoryview, count: int, shape: list[int]) -> list[str]:
