@@ -55,6 +55,7 @@ def client(url: str) -> triton.InferenceServerClient:
     return triton.InferenceServerClient(url.removeprefix("http://"))
 
 
+@pytest.mark.slow
 def test_tritonclient_default_binary_mode_answers_what_json_mode_answers(url: str) -> None:
     oip = client(url)
     assert oip.is_server_live() and oip.is_model_ready("credit")
@@ -104,6 +105,7 @@ def test_tritonclient_default_binary_mode_answers_what_json_mode_answers(url: st
     np.testing.assert_array_equal(mixed.as_numpy("predict_proba"), proba)
 
 
+@pytest.mark.slow
 def test_a_repeated_binary_request_replays_the_stored_answer_in_binary(url: str) -> None:
     body, json_size = triton.InferenceServerClient.generate_request_body(
         inputs(binary=True), request_id="tc-replay"
@@ -186,6 +188,7 @@ BAD_FRAMING = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", BAD_FRAMING, ids=list(BAD_FRAMING))
 def test_bad_binary_framing_is_a_400_saying_what_is_wrong(url: str, case: str) -> None:
     change, message = BAD_FRAMING[case]
@@ -198,6 +201,7 @@ def test_bad_binary_framing_is_a_400_saying_what_is_wrong(url: str, case: str) -
     assert message in response.json()["error"]
 
 
+@pytest.mark.slow
 def test_bad_strings_and_a_missing_header_are_named(url: str) -> None:
     head = json.dumps(
         {
