@@ -4,6 +4,7 @@ for a repeated idempotency key, else predict, store, log, respond."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ from stead.serving.idempotency import StoredResponse, request_hash
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+# How a rendered answer goes on the wire instead of JSON: its bytes and headers.
+Encode = Callable[[Any], tuple[bytes, dict[str, str]]]
 
 
 def runtime(request: Request) -> ServingRuntime:
@@ -47,11 +50,14 @@ async def answer(
     client_id: bool,
     render: Callable[[Answer], Any],
     headers: Callable[[Answer], dict[str, str]] | None = None,
+    encode: Encode | None = None,
 ) -> Result:
-    """Predict ``prediction`` and answer with ``render(answer)`` as JSON.
+    """Predict ``prediction`` and answer with ``render(answer)`` as JSON, or as
+    ``encode(render(answer))`` gives it (bytes and headers).
 
     A repeated ``Idempotency-Key`` header (or client-chosen request id) returns the
-    response stored the first time, byte for byte, with ``Idempotent-Replayed: true``.
+    response stored the first time, byte for byte, with ``Idempotent-Replayed: true``
+    (the stored form is the JSON, and ``encode`` applies to it again).
     """
     rt: ServingRuntime = call.runtime
     key = call.headers.get(IDEMPOTENCY_HEADER) or (prediction.request_id if client_id else None)
@@ -60,28 +66,32 @@ async def answer(
     if store is not None and key:
         stored = await asyncio.to_thread(store.get, prediction.endpoint, key, digest)
         if stored is not None:
-            return _replay(stored)
+            return _replay(stored, encode)
     try:
         result = await rt.engine.predict(prediction)
     except ContractViolation as refused:
         await rt.engine.log_rejected(prediction, refused)
         raise
-    content = dump(render(result))
+    body = render(result)
+    content = dump(body) if encode is None or store is not None else b""
     if store is not None and key:
         mine = StoredResponse(status=200, body=content.decode(), request_id=prediction.request_id)
         kept, ours = await asyncio.to_thread(store.put, prediction.endpoint, key, digest, mine)
         if not ours:
-            return _replay(kept)
+            return _replay(kept, encode)
     await rt.engine.finish(result)
     extra = {"x-request-id": prediction.request_id}
     if headers is not None:
         extra.update(headers(result))
+    if encode is not None:
+        content, encoded = encode(body)
+        extra.update(encoded)
     return 200, content, extra
 
 
-def _replay(stored: StoredResponse) -> Result:
-    return (
-        stored.status,
-        stored.body.encode(),
-        {REPLAYED_HEADER: "true", "x-request-id": stored.request_id},
-    )
+def _replay(stored: StoredResponse, encode: Encode | None) -> Result:
+    extra = {REPLAYED_HEADER: "true", "x-request-id": stored.request_id}
+    if encode is None:
+        return stored.status, stored.body.encode(), extra
+    content, encoded = encode(json.loads(stored.body))
+    return stored.status, content, {**extra, **encoded}

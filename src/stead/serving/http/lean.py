@@ -62,7 +62,8 @@ Handler = Callable[[Call], Awaitable[Result]]
 
 
 class LeanRoute:
-    """An ASGI app running ``handler(call) -> (status, JSON bytes, headers)``.
+    """An ASGI app running ``handler(call) -> (status, JSON bytes, headers)`` (a
+    ``content-type`` header says the bytes are something else).
 
     A class, not a function: Starlette wraps plain functions as request/response
     endpoints, which is the cost this avoids.
@@ -81,7 +82,9 @@ class LeanRoute:
             status = error.http_status
             content = dump(error_body(error, path=scope["path"]))
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
-        raw: Headers = [_JSON_TYPE, (b"content-length", str(len(content)).encode())]
+        raw: Headers = [(b"content-length", str(len(content)).encode())]
+        if "content-type" not in headers:
+            raw.append(_JSON_TYPE)
         raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": content})

@@ -10,6 +10,9 @@
   classifiers with probabilities, ``predict_proba`` (shape ``[n, classes]``, classes
   in the order of ``parameters.classes``). ``parameters`` also carries the revision,
   whether the fallback answered and, for several records, each record's request id.
+
+Tensors travel as JSON ``data`` or, by the binary tensor data extension, as raw bytes
+after the JSON (see :mod:`stead.serving.http.oip_binary`), in and out.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from starlette.responses import Response
 from stead.core.errors import UsageError
 from stead.serving.answer import Answer, PredictRequest
 from stead.serving.errors import NotReady
+from stead.serving.http import oip_binary
 from stead.serving.http.answering import answer, request_id, runtime
 from stead.serving.http.auth import require
 from stead.serving.http.lean import Call, Result
@@ -40,7 +44,11 @@ DATATYPES = {
 async def server_metadata(request: Request) -> Response:
     require(request, "viewer")
     return json_response(
-        {"name": "stead", "version": importlib.metadata.version("stead"), "extensions": []}
+        {
+            "name": "stead",
+            "version": importlib.metadata.version("stead"),
+            "extensions": ["binary_tensor_data"],
+        }
     )
 
 
@@ -100,11 +108,19 @@ async def model_ready(request: Request) -> Response:
 async def infer(call: Call) -> Result:
     require(call, "predictor")
     name = call.path_params["name"]
-    payload = load(call.body)
+    framed = call.headers.get(oip_binary.HEADER)
+    tensors = None
+    if framed is None:
+        payload = _load(call.body)
+    else:
+        payload, tensors = oip_binary.read_header(call.body, framed)
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise UsageError(
             'an inference request is {"inputs": [{"name", "shape", "datatype", "data"}]}'
         )
+    if tensors is not None:
+        oip_binary.read_inputs(payload["inputs"], tensors)
+    binary = oip_binary.binary_outputs(payload)
     rt = call.runtime
     served = rt.pool.get(rt.engine.live(name).deployment.production)
     columns = _columns(payload["inputs"], served.edge.names)
@@ -123,12 +139,30 @@ async def infer(call: Call) -> Result:
         prediction,
         client_id=client_id,
         render=lambda a: _response(name, a, wanted, classes),
+        encode=None if binary is None else lambda body: oip_binary.encode(body, binary),
     )
 
 
+def _load(body: bytes) -> Any:
+    try:
+        return load(body)
+    except UsageError as exc:
+        if b'"binary_data_size"' in body:
+            raise UsageError(
+                f"{exc.message}; a request with binary tensor data needs the "
+                "Inference-Header-Content-Length header (the byte length of its JSON)"
+            ) from exc
+        raise
+
+
 def _columns(inputs: list[Any], names: list[str]) -> dict[str, list[Any]]:
-    for tensor in inputs:
+    for position, tensor in enumerate(inputs):
         if not isinstance(tensor, dict) or "name" not in tensor or "data" not in tensor:
+            if oip_binary.binary_size(tensor, f"inputs[{position}]") is not None:
+                raise UsageError(
+                    f"inputs[{position}] is binary (binary_data_size) but the request has no "
+                    "Inference-Header-Content-Length header (the byte length of its JSON)"
+                )
             raise UsageError('each input needs "name", "shape", "datatype" and "data"')
     if len(inputs) == 1 and inputs[0]["name"] not in names:
         tensor = inputs[0]
