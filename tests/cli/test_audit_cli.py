@@ -94,6 +94,7 @@ def test_the_export_setting_writes_each_event_and_verify_compares(cli: Cli, ws_d
 
 
 def test_only_an_admin_re_signs_the_trail(cli: Cli, ws_dir: Path) -> None:
+    set_tables(ws_dir, {"auth": {"admins": ["someone-else"]}})
     _, _, err = cli("audit", "checkpoint", "--reason", "why not", expect=7)
     assert "only an admin may" in err
     set_tables(ws_dir, {"auth": {"admins": ["tester"]}})
