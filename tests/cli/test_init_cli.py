@@ -25,12 +25,12 @@ intended_use = "Rank applications for review."
 
 
 def _applications(path: Path, rows: int = 400) -> Path:
-    # A time column, personal fields, free text and a binary target.
+    # Recurring customers, a time column, personal fields, free text and a binary target.
     rng = np.random.default_rng(7)
     income = rng.normal(50, 12, rows).round(2)
     pd.DataFrame(
         {
-            "customer_id": np.arange(rows) * 7 + 1000,
+            "customer_id": rng.integers(0, 120, rows),
             "applied_at": pd.date_range("2025-01-01", periods=rows, freq="h").strftime(
                 "%Y-%m-%dT%H:%M:%S"
             ),
@@ -84,7 +84,8 @@ def test_init_from_a_csv_proposes_roles_and_the_drafted_project_trains(tmp_path:
     _, as_json, _ = Cli(tmp_path)("init", "other", "--from", str(data), "--json")
 
     for line in (
-        "id: customer_id (its name ends in id and every value is distinct)",
+        "id: customer_id (its name ends in id (",
+        "of values distinct: an entity seen more than once))",
         "time: applied_at (it holds timestamps)",
         "target: defaulted",
         "pii: contact (100% of its values look like e-mail addresses)",
@@ -106,7 +107,8 @@ def test_init_from_a_csv_proposes_roles_and_the_drafted_project_trains(tmp_path:
     }
     assert 'NUMERIC = [\n    "income",\n    "age",\n]' in (root / "features.py").read_text()
 
-    # The user writes [project] and uncomments what init drafted: the golden path runs.
+    # The user writes [project] and uncomments what init drafted: the golden path runs
+    # (recurring customers are no contamination on the time split).
     text = _uncomment(_uncomment((root / "stead.toml").read_text(), "features"), "training")
     (root / "stead.toml").write_text(text + PROJECT)
     project = Cli(root)
