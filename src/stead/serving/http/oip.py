@@ -27,6 +27,7 @@ from stead.serving.http.answering import answer, request_id, runtime
 from stead.serving.http.auth import require
 from stead.serving.http.lean import Call, Result
 from stead.serving.http.responses import json_response, load
+from stead.serving.http.schemas import InferBody, validate
 
 DATATYPES = {
     "int": "INT64",
@@ -101,10 +102,7 @@ async def infer(call: Call) -> Result:
     require(call, "predictor")
     name = call.path_params["name"]
     payload = load(call.body)
-    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
-        raise UsageError(
-            'an inference request is {"inputs": [{"name", "shape", "datatype", "data"}]}'
-        )
+    validate(InferBody, payload, operation="POST /v2/models/{name}/infer")
     rt = call.runtime
     served = rt.pool.get(rt.engine.live(name).deployment.production)
     columns = _columns(payload["inputs"], served.edge.names)
