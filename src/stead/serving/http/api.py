@@ -129,6 +129,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     parameters: tuple[dict[str, Any], ...] = ()
     media_type: str = "application/json"
+    # Statuses answered with ``answer``'s shape rather than an error (a not-ready probe).
+    also: tuple[int, ...] = ()
     tags: tuple[str, ...] = field(default=("native",))
 
     @property
@@ -254,7 +256,7 @@ OPERATIONS: tuple[Operation, ...] = (
         oip.ready,
         "Readiness: every endpoint this server serves is loaded ([serving] ready_when)",
         answer=Readiness,
-        errors=(503,),
+        also=(503,),
         tags=("oip",),
     ),
     Operation(
@@ -311,7 +313,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Readiness: every endpoint this server serves is loaded ([serving] ready_when); "
         "names, revisions and problems only for a viewer token (or with auth off)",
         answer=Readiness,
-        errors=(503,),
+        also=(503,),
         tags=("ops",),
     ),
     Operation(
@@ -349,6 +351,8 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
             "description": "done",
             "content": {op.media_type: {"schema": _schema_of(op.answer, refs)}},
         }
+    for code in op.also:
+        responses[str(code)] = {**responses[str(op.ok)], "description": "not ready"}
     codes = set(op.errors)
     if op.role is not None:
         codes |= {401, 403}

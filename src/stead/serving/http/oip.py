@@ -26,6 +26,7 @@ from stead.serving.errors import NotReady
 from stead.serving.http.answering import answer, request_id, runtime
 from stead.serving.http.auth import require
 from stead.serving.http.lean import Call, Result
+from stead.serving.http.readiness import readiness
 from stead.serving.http.responses import json_response, load
 from stead.serving.http.schemas import InferBody, validate
 
@@ -50,7 +51,7 @@ async def live(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    is_ready = runtime(request).ready
+    is_ready = readiness(runtime(request)).ready
     return json_response({"ready": is_ready}, 200 if is_ready else 503)
 
 

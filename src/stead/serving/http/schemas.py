@@ -250,7 +250,7 @@ class InvocationsBody(Body):
                 {"required": [key]}
                 for key in ("dataframe_split", "dataframe_records", "inputs", "instances")
             ]
-        }
+        },
     )
     dataframe_split: DataframeSplit | SkipJsonSchema[None] = optional()
     dataframe_records: Records | Columns | SkipJsonSchema[None] = optional()
