@@ -114,8 +114,9 @@ def test_errors_have_one_shape_and_the_status_of_their_class(deployed: Path) -> 
         bad_id = client.post(
             "/v1/endpoints/credit/predict", json={"records": [RECORD], "request_id": "no spaces!"}
         )
-        assert bad_id.status_code == 400 and "request_id: String should match pattern" in (
-            bad_id.json()["error"]["message"]
+        assert (
+            bad_id.status_code == 400
+            and "request_id: String should match pattern" in (bad_id.json()["error"]["message"])
         )
 
 

@@ -9,6 +9,7 @@ and its document cannot disagree.
 from __future__ import annotations
 
 import importlib.metadata
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -341,6 +342,11 @@ def _schema_of(answer: type[BaseModel] | str, refs: dict[Any, Any]) -> dict[str,
     return schema
 
 
+def _operation_id(op: Operation) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", op.path) or ["root"]
+    return "_".join([op.method.lower(), *words])
+
+
 def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     error_ref = refs[(InferenceError if op.path.startswith("/v2") else Error, "serialization")]
     responses: dict[str, Any] = {}
@@ -367,11 +373,7 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
         }
     described: dict[str, Any] = {
         "summary": op.summary + (f" (role: {op.role})" if op.role else ""),
-        "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_') or 'root'}".replace(
-            "{", ""
-        )
-        .replace("}", "")
-        .replace(".", "_"),
+        "operationId": _operation_id(op),
         "tags": list(op.tags),
         "responses": responses,
     }

@@ -24,9 +24,9 @@ from stead.serving.http.api import OPERATIONS
 from stead.serving.http.auth import AuthMiddleware
 from stead.serving.http.body_limit import BodyLimitMiddleware
 from stead.serving.http.request_ids import RequestIdMiddleware
-from stead.serving.http.unexpected import UnexpectedErrorMiddleware
 from stead.serving.http.responses import error_response
 from stead.serving.http.runtime import ServingRuntime
+from stead.serving.http.unexpected import UnexpectedErrorMiddleware
 
 WORKSPACE_ENV = "STEAD_SERVE_WORKSPACE"
 HOST_ENV = "STEAD_SERVE_HOST"
@@ -102,7 +102,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         error = NotFound(f"no such path: {request.method} {request.url.path} (see /openapi.json)")
     elif exc.status_code == 405:
-        allowed = headers.get("Allow", "")
+        allowed = ", ".join(sorted(m.strip() for m in headers.get("Allow", "").split(",")))
+        headers["Allow"] = allowed
         error = MethodNotAllowed(
             f"{request.method} is not allowed on {request.url.path}; it takes {allowed}",
             details={"allowed": [m.strip() for m in allowed.split(",") if m.strip()]},

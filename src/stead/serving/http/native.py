@@ -13,6 +13,7 @@ Predict takes ``{"records": [{field: value, ...}, ...]}`` or ``{"columns": {fiel
 from __future__ import annotations
 
 import asyncio
+
 from starlette.requests import Request
 from starlette.responses import Response
 

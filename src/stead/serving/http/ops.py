@@ -1,5 +1,6 @@
 """Operating the server: ``/healthz`` (the process answers), ``/readyz`` (it has loaded
-what is deployed and can log: see :mod:`.readiness`), ``/metrics`` (Prometheus) and ``/openapi.json``."""
+what is deployed and can log: see :mod:`.readiness`), ``/metrics`` (Prometheus) and
+``/openapi.json``."""
 
 from __future__ import annotations
 

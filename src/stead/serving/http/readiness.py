@@ -54,10 +54,8 @@ def readiness(rt: ServingRuntime) -> Readiness:
     endpoints = {name: live.revision for name, live in sorted(table.items())}
     unloaded = sorted(set(problems) - set(table))
     configured = len(table) + len(unloaded)
-    if rt.settings.ready_when == "any":
-        ready = bool(table) or not unloaded
-    else:
-        ready = not unloaded
+    any_will_do = rt.settings.ready_when == "any"
+    ready = not unloaded or (any_will_do and bool(table))
     reason = ""
     if unloaded:
         reason = f"{len(unloaded)} of {configured} deployed endpoints are not loaded"

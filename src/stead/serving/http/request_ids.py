@@ -84,15 +84,14 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        supplied = None
+        supplied, too_long = None, None
         for name, value in scope["headers"]:
             limit = LIMITS.get(name)
             if limit is None:
                 continue
             if len(value) > limit:
-                await send_error(send, _too_long(name, len(value), limit), path=scope["path"])
-                return
-            if name == HEADER:
+                too_long = _too_long(name, len(value), limit)
+            elif name == HEADER:
                 supplied = value.decode("latin-1")
         usable = supplied is not None and _USABLE.fullmatch(supplied) is not None
         request_id = supplied if usable and supplied else new_request_id("rq")
@@ -110,4 +109,7 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        if too_long is not None:
+            await send_error(send_with_id, too_long, path=scope["path"])
+            return
         await self.app(scope, receive, send_with_id)

@@ -348,8 +348,10 @@ def refusal(exc: ValidationError, body: bytes, *, operation: str) -> UsageError:
     errors = _without_union_tags(errors)
     problems = []
     for error in errors[:10]:
-        where = _path(error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
+        loc, message = error["loc"], str(error["msg"]).removeprefix("Value error, ")
+        if loc[-1:] == ("[key]",):  # a key of an object, not its value
+            loc, message = loc[:-2], f"a field name: {message}"
+        where = _path(loc)
         problem: dict[str, Any] = {"field": where or "(body)", "problem": message}
         if error["type"] not in ("missing", "value_error") or where:
             problem["given"] = _shown(error.get("input"))
