@@ -220,8 +220,8 @@ def test_the_open_inference_protocol(deployed: Path) -> None:
             "/v2/models/credit/infer",
             json={"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1, 2]}]},
         )
-        assert wrong.status_code == 400
-        assert wrong.json()["code"] == "usage_error" and "shape [n, 3]" in wrong.json()["error"]
+        assert wrong.status_code == 422
+        assert wrong.json()["code"] == "unprocessable" and "shape [n, 3]" in wrong.json()["error"]
         inputs = request["inputs"]
         bad = {"inputs": [{**inputs[0], "data": [41.5, "x"]}, *inputs[1:]]}
         refused = client.post("/v2/models/credit/infer", json=bad)

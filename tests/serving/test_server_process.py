@@ -43,7 +43,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(root: Path, *, workers: int) -> Iterator[str]:
+def server(root: Path, *, workers: int, options: tuple[str, ...] = ()) -> Iterator[str]:
     port = free_port()
     errors = root.parent / f"server-{port}.err"
     process = subprocess.Popen(
@@ -60,6 +60,7 @@ def server(root: Path, *, workers: int) -> Iterator[str]:
             "warning",
             "-w",
             str(root),
+            *options,
         ],
         stdout=subprocess.DEVNULL,
         stderr=errors.open("wb"),

@@ -42,7 +42,7 @@ REFUSED: list[tuple[str, Any, str, str]] = [
     (DEPLOY, {"model": "credit@1", "fallback": {"a": 1}}, "fallback", "valid string"),
     (DEPLOY, {"model": "credit@1", "override": "false"}, "override", "valid boolean"),
     (DEPLOY, {"action": "canary"}, "(body)", "action 'canary' needs \"model\""),
-    (ROLLBACK, {"to": True}, "to", "valid integer"),
+    (ROLLBACK, {"to": True}, "to", "a whole number is needed, not bool"),
     (ROLLBACK, {"to": None}, "to", "null is never a value"),
     (ROLLBACK, {"reason": [1, 2]}, "reason", "valid string"),
     (PREDICT, {"columns": {"age": 5}}, "columns.age", "valid array"),
@@ -193,7 +193,7 @@ def test_an_unexpected_exception_is_a_json_500_and_the_server_goes_on(
 def test_the_document_describes_every_route_the_server_has(deployed: Path) -> None:
     from stead.serving.http.app import ROUTES
 
-    with serving(deployed) as client:
+    with serving(deployed, auth=True) as client:
         document = client.get("/openapi.json").json()
     served = {(m, r.path) for r in ROUTES for m in r.methods or () if m != "HEAD"}
     described = {(m.upper(), p) for p, item in document["paths"].items() for m in item}

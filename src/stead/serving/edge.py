@@ -38,6 +38,7 @@ from stead.core.errors import ContractViolation, UsageError
 from stead.core.settings import ValidationSettings
 from stead.data.contract import EXAMPLE_ROWS, ColumnContract, Contract, Violation
 from stead.data.schema import NUMERIC_KINDS
+from stead.serving.errors import Unprocessable
 
 NUMBER_TYPES = frozenset({int, float})
 FLOAT_MAX = float(np.finfo(np.float64).max)
@@ -197,7 +198,8 @@ class EdgeContract:
 
         Raises:
             ContractViolation: every problem found, with field and record indices.
-            UsageError: the columns are not lists of one length.
+            UsageError: the columns are not lists.
+            Unprocessable: the lists are not all of one length.
         """
         lengths = {}
         for name, values in columns.items():
@@ -206,7 +208,7 @@ class EdgeContract:
             lengths[name] = len(values)
         if len(set(lengths.values())) > 1:
             shown = ", ".join(f"{k}: {v}" for k, v in lengths.items())
-            raise UsageError(f"columns must all have the same length; got {shown}")
+            raise Unprocessable(f"columns must all have the same length; got {shown}")
         rows = next(iter(lengths.values()), 0)
         problems = [
             self._violation(name, "missing_column", [], positions, f"field {name!r} is missing")

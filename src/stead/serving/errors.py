@@ -4,7 +4,8 @@ hierarchy (so HTTP maps them like every other)::
     UsageError
     ├── PayloadTooLarge       (body or record count over the limits)   2 / 413
     ├── MethodNotAllowed      (a path that does not take this method)  2 / 405
-    └── UnstorableText        (text no log or store can keep)          2 / 422
+    ├── UnstorableText        (text no log or store can keep)          2 / 422
+    └── Unprocessable         (of the schema, but not servable)        2 / 422
     SteadError
     ├── PredictionFailed      (the model and its fallback both failed)  1 / 503
     ├── NotReady              (the server is still loading)             1 / 503
@@ -32,6 +33,15 @@ class UnstorableText(UsageError):
     ``"\\ud800"``): refused before it reaches the prediction log or a store."""
 
     code = "unstorable_text"
+    http_status = 422
+
+
+class Unprocessable(UsageError):
+    """A body of its operation's schema that still cannot be served: tensor shapes that
+    disagree with their data, columns of different lengths, rows of the wrong width.
+    (400 is kept for bodies that break the schema itself.)"""
+
+    code = "unprocessable"
     http_status = 422
 
 

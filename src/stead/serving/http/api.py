@@ -21,6 +21,7 @@ from pydantic.json_schema import models_json_schema
 from stead.serving.http import manage, mlflow, native, oip, ops
 from stead.serving.http.lean import lean_route
 from stead.serving.http.schemas import (
+    NAME_PATTERN,
     REQUEST_ID_PATTERN,
     DeploymentBody,
     FeedbackBody,
@@ -108,7 +109,8 @@ ERRORS = {
     409: "a concurrent change, a state that forbids it, or an idempotency key reused",
     412: "the readiness checklist refused the version (gate_failed)",
     413: "too many records or too large a body (payload_too_large)",
-    422: "records break the input contract, or text no store can keep",
+    422: "of the schema but not servable: records that break the input contract, text "
+    "no store can keep, tensor shapes or column lengths that disagree",
     501: "not available in this server (not_implemented)",
     503: "still loading, not loaded, or the model and its fallback failed",
 }
@@ -143,7 +145,7 @@ NAME = {
     "name": "name",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "minLength": 1},
+    "schema": {"type": "string", "pattern": NAME_PATTERN},
 }
 HEADERS = (
     {
@@ -347,7 +349,7 @@ def _operation_id(op: Operation) -> str:
     return "_".join([op.method.lower(), *words])
 
 
-def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
+def _operation(op: Operation, refs: dict[Any, Any], *, auth: bool) -> dict[str, Any]:
     error_ref = refs[(InferenceError if op.path.startswith("/v2") else Error, "serialization")]
     responses: dict[str, Any] = {}
     if op.answer is None:
@@ -359,8 +361,8 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
         }
     for code in op.also:
         responses[str(code)] = {**responses[str(op.ok)], "description": "not ready"}
-    codes = set(op.errors)
-    if op.role is not None:
+    codes = set(op.errors) - ({401, 403} if not auth else set())
+    if op.role is not None and auth:
         codes |= {401, 403}
     if op.body is not None:
         codes |= {400, 413, 422}
@@ -386,14 +388,15 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
             "required": op.body_required,
             "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
         }
-    if op.role is None:
+    if op.role is None and auth:
         described["security"] = []
     return described
 
 
 @cache
-def document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every operation."""
+def document(*, auth: bool = True) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every operation (``auth``: whether tokens are checked,
+    so whether the document asks for them)."""
     bodies = {op.body for op in OPERATIONS if op.body is not None}
     answers = {op.answer for op in OPERATIONS if isinstance(op.answer, type)}
     models: list[tuple[type[BaseModel], Any]] = [
@@ -406,8 +409,8 @@ def document() -> dict[str, Any]:
     refs, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
-        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs)
-    return {
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs, auth=auth)
+    described: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "stead serving API",
@@ -417,10 +420,12 @@ def document() -> dict[str, Any]:
             "error is JSON: {'error': {'code', 'message', 'details'}} (under /v2: "
             "{'error': message, 'code', 'details'}).",
         },
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": definitions.get("$defs", {}),
-        },
-        "security": [{"bearer": []}],
+        "components": {"schemas": definitions.get("$defs", {})},
         "paths": paths,
     }
+    if auth:
+        described["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"}
+        }
+        described["security"] = [{"bearer": []}]
+    return described

@@ -17,8 +17,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from stead.core.errors import UsageError
 from stead.security.tokens import ApiToken
 from stead.serving.endpoints import Principal
+from stead.serving.errors import Unprocessable
 from stead.serving.http.answering import runtime
 from stead.serving.http.auth import require
 from stead.serving.http.responses import json_response
@@ -107,7 +109,7 @@ async def change_endpoint(request: Request) -> Response:
         "end_canary": lambda: endpoints.end_canary(name, reason=reason, principal=who),
         "remove_shadow": lambda: endpoints.remove_shadow(name, model, reason=reason, principal=who),
     }
-    outcome = await asyncio.to_thread(calls[body.action])
+    outcome = await _change(calls[body.action])
     return json_response(outcome.to_dict(), 201)
 
 
@@ -117,11 +119,21 @@ async def rollback_endpoint(request: Request) -> Response:
     raw = await request.body()
     operation = "POST /v1/endpoints/{name}/rollback"
     body = parse(RollbackBody, raw, operation=operation) if raw.strip() else RollbackBody()
-    outcome = await asyncio.to_thread(
-        runtime(request).ws.endpoints.rollback,
-        name,
-        to=body.to,
-        reason=body.reason,
-        principal=_principal(token),
+    endpoints = runtime(request).ws.endpoints
+    outcome = await _change(
+        lambda: endpoints.rollback(
+            name, to=body.to, reason=body.reason, principal=_principal(token)
+        )
     )
     return json_response(outcome.to_dict(), 201)
+
+
+async def _change(call: Callable[[], Any]) -> Any:
+    """Run a change; the body matched its schema, so what the service still refuses as
+    usage (a revision after the active one, a share outside its range) is 422."""
+    try:
+        return await asyncio.to_thread(call)
+    except UsageError as refused:
+        if type(refused) is not UsageError:
+            raise
+        raise Unprocessable(refused.message, details=refused.details) from None

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from stead.core.errors import UsageError
 from stead.serving.answer import Answer, PredictRequest
+from stead.serving.errors import Unprocessable
 from stead.serving.http.answering import answer, request_id
 from stead.serving.http.auth import require
 from stead.serving.http.lean import Call, Result
@@ -76,7 +77,7 @@ def _parse(body: InvocationsBody) -> tuple[list[Any] | None, dict[str, Any] | No
         width = len(split.columns)
         for i, row in enumerate(split.data):
             if len(row) != width:
-                raise UsageError(
+                raise Unprocessable(
                     f"dataframe_split.data[{i}] has {len(row)} values; each row needs "
                     f"{width}, one per column ({', '.join(split.columns)})"
                 )

@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from stead.core.errors import UsageError
 from stead.serving.answer import Answer, PredictRequest
-from stead.serving.errors import NotReady
+from stead.serving.errors import NotReady, Unprocessable
 from stead.serving.http.answering import answer, request_id, runtime
 from stead.serving.http.auth import require
 from stead.serving.http.lean import Call, Result
@@ -106,7 +106,10 @@ async def infer(call: Call) -> Result:
     validate(InferBody, payload, operation="POST /v2/models/{name}/infer")
     rt = call.runtime
     served = rt.pool.get(rt.engine.live(name).deployment.production)
-    columns = _columns(payload["inputs"], served.edge.names)
+    try:
+        columns = _columns(payload["inputs"], served.edge.names)
+    except UsageError as shapes:  # of the schema, but the tensors do not fit the model
+        raise Unprocessable(shapes.message) from None
     # The request's "id" is the client's request id (an empty one is none at all).
     rid, client_id = request_id(call, payload.get("id") or None)
     wanted = {o.get("name") for o in payload.get("outputs") or [] if isinstance(o, dict)}

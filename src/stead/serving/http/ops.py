@@ -35,4 +35,4 @@ async def metrics(request: Request) -> Response:
 async def openapi(request: Request) -> Response:
     from stead.serving.http.api import document  # the document names this module's routes
 
-    return json_response(document())
+    return json_response(document(auth=runtime(request).auth_required))

@@ -54,7 +54,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_body(error: SteadError, *, path: str = "") -> dict[str, Any]:
-    if path.startswith("/v2/"):
+    if path == "/v2" or path.startswith("/v2/"):
         body: dict[str, Any] = {"error": error.message, "code": error.code}
         if error.details:
             body["details"] = error.details

@@ -33,6 +33,12 @@ from stead.core.errors import UsageError
 from stead.serving.errors import UnstorableText
 
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}"
+NAME_PATTERN = f"^{_NAME}$"
+MODEL_PATTERN = f"^{_NAME}@[1-9][0-9]{{0,17}}$"
+FALLBACK_PATTERN = f"^{_NAME}@[1-9][0-9]{{0,17}}(:baseline)?$"
+DATATYPES = ("BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64")
+DATATYPES += ("FP16", "FP32", "FP64", "BYTES")
 # Field names: what a column name may be in a snapshot's schema, and no longer.
 FIELD_NAME_MAX = 256
 INT64 = (-(2**63), 2**63 - 1)
@@ -50,6 +56,30 @@ def _value(value: Any) -> Any:
             raise ValueError("a whole number must fit in 64 bits (-2**63 .. 2**63-1)")
         return value
     raise ValueError(f"a value is null, true/false, a number or text, not {_json_kind(value)}")
+
+
+def _whole(value: Any) -> int:
+    if type(value) is float and value.is_integer():
+        value = int(value)  # JSON Schema's integer: 3.0 is one
+    if type(value) is not int:
+        raise ValueError(f"a whole number is needed, not {_json_kind(value)}")
+    return value
+
+
+def whole(low: int, high: int = INT64[1]) -> Any:
+    """A whole number in [low, high] (``3.0`` is one, ``true`` is not)."""
+
+    def check(value: Any) -> int:
+        number = _whole(value)
+        if not low <= number <= high:
+            raise ValueError(f"must be from {low} to {high}, not {number}")
+        return number
+
+    return Annotated[
+        Any,
+        PlainValidator(check),
+        WithJsonSchema({"type": "integer", "minimum": low, "maximum": high}),
+    ]
 
 
 # One record field's value. A contract's columns are numbers, text, true/false and
@@ -71,7 +101,8 @@ Value = Annotated[
 ]
 FieldName = Annotated[str, Field(min_length=1, max_length=FIELD_NAME_MAX)]
 Text = Annotated[str, Field(max_length=10_000)]
-Ref = Annotated[str, Field(min_length=1, max_length=400)]
+Ref = Annotated[str, Field(pattern=MODEL_PATTERN)]
+Fallback = Annotated[str, Field(pattern=FALLBACK_PATTERN)]
 RequestId = Annotated[str, Field(pattern=REQUEST_ID_PATTERN)]
 Record = Annotated[dict[FieldName, Value], Field(min_length=1)]
 Records = Annotated[list[Record], Field(min_length=1)]
@@ -154,7 +185,7 @@ Scalar = Annotated[
 class FeedbackBody(Body):
     """``POST /v1/endpoints/{name}/feedback``: the label of one logged prediction."""
 
-    request_id: Annotated[str, Field(min_length=1, max_length=200)]
+    request_id: Annotated[str, Field(pattern=r"\S", max_length=200)]
     label: Scalar
     kpis: dict[FieldName, Scalar] | SkipJsonSchema[None] = optional(
         description="business KPI values of this prediction, by name"
@@ -180,7 +211,7 @@ class DeploymentBody(Body):
     share: Share | SkipJsonSchema[None] = optional(
         description="percent of traffic (canary: default 10, shadow: default 100)"
     )
-    fallback: Ref | SkipJsonSchema[None] = optional(
+    fallback: Fallback | SkipJsonSchema[None] = optional(
         description="what answers when the model fails: NAME@N or NAME@N:baseline"
     )
     reason: Text | SkipJsonSchema[None] = optional(description="why, for the audit trail")
@@ -196,7 +227,7 @@ class DeploymentBody(Body):
 class RollbackBody(Body):
     """``POST /v1/endpoints/{name}/rollback`` (an empty body is ``{}``)."""
 
-    to: Annotated[int, Field(ge=1, le=INT64[1])] | SkipJsonSchema[None] = optional(
+    to: whole(1) | SkipJsonSchema[None] = optional(  # type: ignore[valid-type]
         description="the revision to restore (default: the one before the active one)"
     )
     reason: Text | SkipJsonSchema[None] = optional(description="why, for the audit trail")
@@ -210,9 +241,12 @@ class InferInput(BaseModel):
 
     model_config = ConfigDict(strict=True, frozen=True)
     name: Annotated[str, Field(min_length=1, max_length=FIELD_NAME_MAX)]
-    shape: Annotated[list[Annotated[int, Field(ge=0, le=INT64[1])]], Field(max_length=8)]
-    datatype: Annotated[str, Field(min_length=1, max_length=16)]
-    data: TensorData
+    shape: Annotated[
+        list[whole(1, 1_000_000)],  # type: ignore[valid-type]
+        Field(min_length=1, max_length=2),
+    ]
+    datatype: Literal[DATATYPES]  # type: ignore[valid-type]
+    data: Annotated[TensorData, Field(min_length=1)]
     parameters: dict[str, Any] | SkipJsonSchema[None] = optional()
 
 
