@@ -398,13 +398,11 @@ def document(*, auth: bool = True) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every operation (``auth``: whether tokens are checked,
     so whether the document asks for them)."""
     bodies = {op.body for op in OPERATIONS if op.body is not None}
-    answers = {op.answer for op in OPERATIONS if isinstance(op.answer, type)}
+    answers: set[type[BaseModel]] = {Error, InferenceError}
+    answers.update(op.answer for op in OPERATIONS if isinstance(op.answer, type))
     models: list[tuple[type[BaseModel], Any]] = [
         *((b, "validation") for b in sorted(bodies, key=lambda m: m.__name__)),
-        *(
-            (a, "serialization")
-            for a in sorted({*answers, Error, InferenceError}, key=lambda m: m.__name__)
-        ),
+        *((a, "serialization") for a in sorted(answers, key=lambda m: m.__name__)),
     ]
     refs, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")
     paths: dict[str, dict[str, Any]] = {}

@@ -37,8 +37,9 @@ _NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}"
 NAME_PATTERN = f"^{_NAME}$"
 MODEL_PATTERN = f"^{_NAME}@[1-9][0-9]{{0,17}}$"
 FALLBACK_PATTERN = f"^{_NAME}@[1-9][0-9]{{0,17}}(:baseline)?$"
-DATATYPES = ("BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64")
-DATATYPES += ("FP16", "FP32", "FP64", "BYTES")
+# The Open Inference Protocol's tensor types.
+DATATYPES: tuple[str, ...] = ("BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16")
+DATATYPES += ("INT32", "INT64", "FP16", "FP32", "FP64", "BYTES")
 # Field names: what a column name may be in a snapshot's schema, and no longer.
 FIELD_NAME_MAX = 256
 INT64 = (-(2**63), 2**63 - 1)
