@@ -187,6 +187,7 @@ def test_an_unexpected_exception_is_a_json_500_and_the_server_goes_on(
         monkeypatch.setattr(runtime_of(client).ws.endpoints, "history", broken_read)
         routed = client.get("/v1/endpoints/credit/history")
         assert routed.status_code == 500 and routed.json()["error"]["code"] == "internal_error"
+        assert routed.headers["x-request-id"].startswith("rq")
         assert "stead_request_errors_total" in client.get("/metrics").text
 
 

@@ -62,8 +62,8 @@ def create_app(
     app = Starlette(
         routes=ROUTES,
         middleware=[
-            Middleware(UnexpectedErrorMiddleware, count=lambda name: _failed(runtime, name)),
             Middleware(RequestIdMiddleware),
+            Middleware(UnexpectedErrorMiddleware, count=lambda name: _failed(runtime, name)),
             Middleware(BodyLimitMiddleware, limit=lambda: runtime.settings.max_body_bytes),
             Middleware(
                 AuthMiddleware, enabled=lambda: runtime.auth_required, check=lambda: runtime.tokens

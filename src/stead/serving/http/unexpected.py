@@ -5,7 +5,8 @@ Starlette's own error middleware answers 500 and then re-raises, and the ASGI se
 closes the connection of any request whose app raised; every client of a pooled
 connection would pay for one bad request. This middleware sits inside it, logs the
 exception once, answers ``{"error": {"code": "internal_error", ...}}`` (when nothing was
-sent yet) and returns normally.
+sent yet) and returns normally. A stead error raised by a middleware (the token check
+while the server starts) gets its own status, as it would from a route.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stead.core.errors import SteadError
 from stead.serving.errors import InternalError
 from stead.serving.http.responses import send_error
 
@@ -51,6 +53,10 @@ class UnexpectedErrorMiddleware:
 
         try:
             await self.app(scope, receive, watched)
+        except SteadError as error:  # from a middleware, outside the routes' handlers
+            if started:
+                raise
+            await send_error(send, error, path=scope["path"])
         except Exception as exc:
             log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
             self.count(scope.get("path_params", {}).get("name", "-"))
