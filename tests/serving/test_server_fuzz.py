@@ -28,6 +28,6 @@ def test_generated_requests_meet_no_server_error_and_no_undocumented_answer(
     with Workspace.open(dep_dir, actor="root") as ws:  # an admin may call everything
         token = ws.tokens.create(name="fuzz", role="admin").secret
     with server(dep_dir, workers=1, options=("--auth",)) as url:
-        tally = fuzz(url, examples=8, endpoint="credit", token=token)
+        tally = fuzz(url, examples=10, endpoint="credit", token=token)
     assert tally.cases >= 300
     assert not tally.failures, tally.report()
