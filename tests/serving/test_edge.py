@@ -122,3 +122,13 @@ def test_the_edge_agrees_with_the_data_contract_on_a_frame() -> None:
     # One out-of-range row in three is an error for the data contract too (over 1 %).
     report = validate(pd.DataFrame(records), CONTRACT)
     assert {(v.column, v.kind) for v in report.errors} == at_edge
+
+
+def test_a_number_beyond_float64_is_a_wrong_type_not_a_crash() -> None:
+    huge = 10**400
+    assert violations([GOOD, {**GOOD, "income": huge}]) == [("income", "wrong_type", [1])]
+    with pytest.raises(ContractViolation) as refused:
+        edge().check_columns({k: [v, huge if k == "age" else v] for k, v in GOOD.items()})
+    message = refused.value.message
+    assert "field 'age' expects whole numbers (int) in record 1" in message
+    assert str(huge) not in message and "(401 characters)" in message

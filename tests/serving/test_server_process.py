@@ -43,7 +43,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(root: Path, *, workers: int) -> Iterator[str]:
+def server(root: Path, *, workers: int, options: tuple[str, ...] = ()) -> Iterator[str]:
     port = free_port()
     errors = root.parent / f"server-{port}.err"
     process = subprocess.Popen(
@@ -60,6 +60,7 @@ def server(root: Path, *, workers: int) -> Iterator[str]:
             "warning",
             "-w",
             str(root),
+            *options,
         ],
         stdout=subprocess.DEVNULL,
         stderr=errors.open("wb"),
@@ -174,3 +175,37 @@ def test_rollback_under_load_fails_no_request_and_logs_every_answer(dep_dir: Pat
     answered = rows[rows["role"].isin(["production", "canary"])]
     assert len(answered) == len(outcomes)
     assert answered["request_id"].is_unique
+
+
+def test_refused_requests_keep_the_client_connection_open(dep_dir: Path) -> None:
+    import http.client
+    import json
+
+    with Workspace.open(dep_dir) as ws:
+        ws.endpoints.deploy("credit", TREES)
+    bodies = [
+        ("/v1/endpoints/credit/deployments", b'{"action": {}}'),
+        ("/v1/endpoints/credit/deployments", b'{"model": "credit@1", "share": "abc"}'),
+        ("/v1/endpoints/credit/rollback", b'{"to": true}'),
+        ("/v1/endpoints/credit/rollback", b'{"reason": [1, 2]}'),
+        (PREDICT, b'{"columns": {"age": 5}}'),
+        (PREDICT, b'{"records": [{"income": 1' + b"0" * 400 + b"}]}"),
+        (PREDICT, b'{"records": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+        (PREDICT, b'{"records": [{"income": 41.5, "age": 33, "region": "\\ud800"}]}'),
+        ("/v1/endpoints/credit/feedback", b'{"request_id": "r", "label": 1, "kpis": [1]}'),
+    ]
+    with server(dep_dir, workers=1) as url:
+        connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+        connection.connect()
+        socket_before = connection.sock
+        for path, body in bodies:
+            connection.request("POST", path, body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            assert 400 <= response.status < 500, (path, body[:60], answer)
+            assert not response.will_close, (path, body[:60])
+        connection.request("POST", PREDICT, json.dumps({"records": [RECORD]}), {})
+        response = connection.getresponse()
+        assert response.status == 200 and json.loads(response.read())["predictions"]
+        assert connection.sock is socket_before  # one connection all along
+        connection.close()

@@ -38,8 +38,10 @@ from stead.core.errors import ContractViolation, UsageError
 from stead.core.settings import ValidationSettings
 from stead.data.contract import EXAMPLE_ROWS, ColumnContract, Contract, Violation
 from stead.data.schema import NUMERIC_KINDS
+from stead.serving.errors import Unprocessable
 
 NUMBER_TYPES = frozenset({int, float})
+FLOAT_MAX = float(np.finfo(np.float64).max)
 NONE = type(None)
 _WANTED = {
     "int": "whole numbers",
@@ -196,7 +198,8 @@ class EdgeContract:
 
         Raises:
             ContractViolation: every problem found, with field and record indices.
-            UsageError: the columns are not lists of one length.
+            UsageError: the columns are not lists.
+            Unprocessable: the lists are not all of one length.
         """
         lengths = {}
         for name, values in columns.items():
@@ -205,7 +208,7 @@ class EdgeContract:
             lengths[name] = len(values)
         if len(set(lengths.values())) > 1:
             shown = ", ".join(f"{k}: {v}" for k, v in lengths.items())
-            raise UsageError(f"columns must all have the same length; got {shown}")
+            raise Unprocessable(f"columns must all have the same length; got {shown}")
         rows = next(iter(lengths.values()), 0)
         problems = [
             self._violation(name, "missing_column", [], positions, f"field {name!r} is missing")
@@ -272,13 +275,16 @@ class EdgeContract:
         problems: list[Violation] = []
         count = len(self._numeric)
         lists: list[list[Any]] | None = None
-        if flat is not None and set(map(type, flat)) <= NUMBER_TYPES:
-            matrix = np.array(flat, dtype=np.float64).reshape(rows, count).T
+        fast = _floats(flat) if flat is not None and set(map(type, flat)) <= NUMBER_TYPES else None
+        if fast is not None:
+            matrix = fast.reshape(rows, count).T
         else:
             lists = [column(c.name) for c in self._numeric]
             if set(map(type, itertools.chain.from_iterable(lists))) <= NUMBER_TYPES:
-                matrix = np.array(lists, dtype=np.float64).reshape(count, rows)
-                lists = None
+                fast = _floats(lists)
+                if fast is not None:
+                    matrix = fast.reshape(count, rows)
+                    lists = None
         if lists is None and self._fine(matrix):
             for j, name in enumerate(self._numeric_names):
                 arrays[name] = matrix[j]
@@ -289,13 +295,11 @@ class EdgeContract:
             matrix = np.empty((count, rows), dtype=np.float64)
             mistyped = np.zeros((count, rows), dtype=bool)
             for j, (col, given) in enumerate(zip(self._numeric, lists, strict=True)):
-                bad = [i for i, v in enumerate(given) if type(v) not in (int, float, NONE)]
+                bad = [i for i, v in enumerate(given) if v is not None and not _number(v)]
                 if bad:
                     problems.append(self._wrong_type(col, given, bad, positions))
                     mistyped[j, bad] = True
-                matrix[j] = [
-                    np.nan if v is None or type(v) not in (int, float) else v for v in given
-                ]
+                matrix[j] = [v if _number(v) else np.nan for v in given]
         with np.errstate(invalid="ignore"):
             null = np.isnan(matrix)
             if mistyped is not None:
@@ -418,7 +422,7 @@ class EdgeContract:
         bad: list[int],
         positions: Sequence[int] | None,
     ) -> Violation:
-        examples = ", ".join(repr(values[i]) for i in bad[:3])
+        examples = ", ".join(_short(repr(values[i])) for i in bad[:3])
         return self._violation(
             col.name,
             "wrong_type",
@@ -459,6 +463,23 @@ class EdgeContract:
                 "violations": [p.to_dict() for p in problems],
             },
         )
+
+
+def _floats(values: list[Any]) -> np.ndarray | None:
+    """``values`` as float64, or ``None`` when a whole number is beyond float64's range."""
+    try:
+        return np.array(values, dtype=np.float64)
+    except OverflowError:
+        return None
+
+
+def _number(value: Any) -> bool:
+    kind = type(value)
+    return kind is float or (kind is int and -FLOAT_MAX <= value <= FLOAT_MAX)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
 
 
 def _at(positions: Sequence[int] | None, i: int) -> int:

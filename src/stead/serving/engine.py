@@ -96,8 +96,11 @@ class ServingEngine:
         problem = self._watcher.problems.get(endpoint)
         if problem:
             raise NotReady(f"endpoint {endpoint} is not loaded: {problem}")
-        names = ", ".join(sorted(self._watcher.table)) or "none"
-        raise NotFound(f"no endpoint named {endpoint!r} is deployed (endpoints: {names})")
+        # Not the list of endpoints: a predictor may not read what else is deployed.
+        raise NotFound(
+            f"no endpoint named {endpoint!r} is deployed here; a viewer token lists them "
+            "(GET /v1/endpoints)"
+        )
 
     # -- answering --------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ Example ``stead.toml``::
     max_records = 1000        # records per request; more is refused with 413
     latency_budget = 0.5      # seconds; slower answers come from the fallback (0: never)
     default_endpoint = "credit"   # what POST /invocations (MLflow's format) serves
+    ready_when = "all"        # or "any": ready once at least one endpoint is loaded
 
     [serving.log]
     mode = "journal"          # "sync": a response waits for Parquet; "async": memory only
@@ -93,6 +94,9 @@ class ServingSettings:
     out_of_range: Literal["error", "warn"] = "error"
     # A regression shadow disagrees when its value differs by more than this fraction.
     shadow_tolerance: float = 1e-6
+    # When /readyz and /v2/health/ready say ready: "all" once every deployed endpoint is
+    # loaded, "any" once at least one is (a replica that can answer some traffic).
+    ready_when: Literal["all", "any"] = "all"
 
     def __post_init__(self) -> None:
         between("port", self.port, 0, 65_535)

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,41 +19,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from stead.core.errors import NotFound, SteadError, UsageError
-from stead.serving.http import manage, mlflow, native, oip, ops
+from stead.serving.errors import MethodNotAllowed
+from stead.serving.http.api import OPERATIONS
 from stead.serving.http.auth import AuthMiddleware
 from stead.serving.http.body_limit import BodyLimitMiddleware
-from stead.serving.http.lean import lean_route
 from stead.serving.http.request_ids import RequestIdMiddleware
 from stead.serving.http.responses import error_response
 from stead.serving.http.runtime import ServingRuntime
+from stead.serving.http.unexpected import UnexpectedErrorMiddleware
 
-log = logging.getLogger("stead.serving")
 WORKSPACE_ENV = "STEAD_SERVE_WORKSPACE"
 HOST_ENV = "STEAD_SERVE_HOST"
 AUTH_ENV = "STEAD_SERVE_AUTH"
 
-ROUTES = [
-    Route("/v1/endpoints/{name}/predict", lean_route(native.predict), methods=["POST"]),
-    Route("/v1/endpoints/{name}/feedback", native.feedback, methods=["POST"]),
-    Route("/v1/endpoints", manage.list_endpoints, methods=["GET"]),
-    Route("/v1/endpoints/{name}", manage.show_endpoint, methods=["GET"]),
-    Route("/v1/endpoints/{name}/history", manage.endpoint_history, methods=["GET"]),
-    Route("/v1/endpoints/{name}/deployments", manage.change_endpoint, methods=["POST"]),
-    Route("/v1/endpoints/{name}/rollback", manage.rollback_endpoint, methods=["POST"]),
-    Route("/v2", oip.server_metadata, methods=["GET"]),
-    Route("/v2/health/live", oip.live, methods=["GET"]),
-    Route("/v2/health/ready", oip.ready, methods=["GET"]),
-    Route("/v2/models/{name}", oip.model_metadata, methods=["GET"]),
-    Route("/v2/models/{name}/ready", oip.model_ready, methods=["GET"]),
-    Route("/v2/models/{name}/infer", lean_route(oip.infer), methods=["POST"]),
-    Route("/invocations", lean_route(mlflow.invocations), methods=["POST"]),
-    Route("/ping", mlflow.ping, methods=["GET"]),
-    Route("/health", mlflow.ping, methods=["GET"]),
-    Route("/healthz", ops.healthz, methods=["GET"]),
-    Route("/readyz", ops.readyz, methods=["GET"]),
-    Route("/metrics", ops.metrics, methods=["GET"]),
-    Route("/openapi.json", ops.openapi, methods=["GET"]),
-]
+ROUTES = [Route(op.path, op.handler, methods=[op.method]) for op in OPERATIONS]
 
 
 def create_app(
@@ -85,6 +63,7 @@ def create_app(
         routes=ROUTES,
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(UnexpectedErrorMiddleware, count=lambda name: _failed(runtime, name)),
             Middleware(BodyLimitMiddleware, limit=lambda: runtime.settings.max_body_bytes),
             Middleware(
                 AuthMiddleware, enabled=lambda: runtime.auth_required, check=lambda: runtime.tokens
@@ -93,7 +72,6 @@ def create_app(
         exception_handlers={
             SteadError: _stead_error,
             HTTPException: _http_error,
-            Exception: _unexpected,
         },
         lifespan=lifespan,
     )
@@ -120,26 +98,29 @@ async def _stead_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     error: SteadError
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         error = NotFound(f"no such path: {request.method} {request.url.path} (see /openapi.json)")
     elif exc.status_code == 405:
-        error = UsageError(f"{request.method} is not allowed on {request.url.path}")
-        error.http_status = 405  # type: ignore[misc]
+        allowed = ", ".join(sorted(m.strip() for m in headers.get("Allow", "").split(",")))
+        headers["Allow"] = allowed
+        error = MethodNotAllowed(
+            f"{request.method} is not allowed on {request.url.path}; it takes {allowed}",
+            details={"allowed": [m.strip() for m in allowed.split(",") if m.strip()]},
+        )
     else:
         error = UsageError(str(exc.detail))
         error.http_status = exc.status_code  # type: ignore[misc]
-    return error_response(error, path=request.url.path)
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error answering %s %s", request.method, request.url.path)
-    _count(request, "internal_error")
-    error = SteadError(f"internal error ({type(exc).__name__}); the server log has the details")
-    error.code = "internal_error"  # type: ignore[misc]
-    return error_response(error, path=request.url.path)
+    response = error_response(error, path=request.url.path)
+    response.headers.update(headers)
+    return response
 
 
 def _count(request: Request, code: str) -> None:
     runtime: Any = getattr(request.app.state, "runtime", None)
     if runtime is not None:
         runtime.metrics.failed(request.path_params.get("name", "-"), code)
+
+
+def _failed(runtime: ServingRuntime, name: str) -> None:
+    runtime.metrics.failed(name, "internal_error")

@@ -9,6 +9,7 @@ goes out as two ASGI messages. Errors get the same JSON shape and metrics as eve
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,6 +18,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stead.core.errors import SteadError
 from stead.serving.http.responses import JSON, dump, error_body
+from stead.serving.http.unexpected import internal_error
+
+log = logging.getLogger("stead.serving")
 
 Headers = list[tuple[bytes, bytes]]
 _JSON_TYPE = (b"content-type", JSON.encode())
@@ -82,6 +86,12 @@ class LeanRoute:
             status = error.http_status
             content = dump(error_body(error, path=scope["path"]))
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        except Exception as exc:  # a bug: a JSON 500, and the connection stays open
+            log.exception("unexpected error answering %s %s", scope["method"], scope["path"])
+            runtime = scope["app"].state.runtime
+            runtime.metrics.failed(scope.get("path_params", {}).get("name", "-"), "internal_error")
+            status, headers = 500, {}
+            content = dump(error_body(internal_error(exc), path=scope["path"]))
         raw: Headers = [(b"content-length", str(len(content)).encode())]
         if "content-type" not in headers:
             raw.append(_JSON_TYPE)

@@ -11,15 +11,18 @@ team must own the models; an override needs an ``admin`` token).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from stead.core.errors import UsageError
+from stead.serving.errors import Unprocessable
 from stead.serving.http.answering import runtime
 from stead.serving.http.auth import principal_of, require
-from stead.serving.http.responses import json_response, load
+from stead.serving.http.responses import json_response
+from stead.serving.http.schemas import DeploymentBody, RollbackBody, parse
 from stead.serving.watcher import refs_of
 
 
@@ -64,48 +67,37 @@ async def endpoint_history(request: Request) -> Response:
 async def change_endpoint(request: Request) -> Response:
     token = require(request, "deployer")
     name = request.path_params["name"]
-    payload = load(await request.body())
-    if not isinstance(payload, dict):
-        raise UsageError('send {"action": "deploy", "model": "NAME@N", "reason": "..."}')
-    action = payload.get("action", "deploy")
-    model, reason = payload.get("model"), payload.get("reason")
-    override = bool(payload.get("override", False))
+    body = parse(
+        DeploymentBody, await request.body(), operation="POST /v1/endpoints/{name}/deployments"
+    )
     who = principal_of(token)
     endpoints = runtime(request).ws.endpoints
-    calls: dict[str, Any] = {
+    reason, override, model = body.reason, body.override, body.model or ""
+    calls: dict[str, Callable[[], Any]] = {
         "deploy": lambda: endpoints.deploy(
-            name,
-            _model(model),
-            fallback=payload.get("fallback"),
-            reason=reason,
-            override=override,
-            principal=who,
+            name, model, fallback=body.fallback, reason=reason, override=override, principal=who
         ),
         "canary": lambda: endpoints.canary(
             name,
-            _model(model),
-            share=float(payload.get("share", 10)),
+            model,
+            share=10.0 if body.share is None else body.share,
             reason=reason,
             override=override,
             principal=who,
         ),
         "shadow": lambda: endpoints.shadow(
             name,
-            _model(model),
-            share=float(payload.get("share", 100)),
+            model,
+            share=100.0 if body.share is None else body.share,
             reason=reason,
             override=override,
             principal=who,
         ),
         "promote_canary": lambda: endpoints.promote_canary(name, reason=reason, principal=who),
         "end_canary": lambda: endpoints.end_canary(name, reason=reason, principal=who),
-        "remove_shadow": lambda: endpoints.remove_shadow(
-            name, _model(model), reason=reason, principal=who
-        ),
+        "remove_shadow": lambda: endpoints.remove_shadow(name, model, reason=reason, principal=who),
     }
-    if action not in calls:
-        raise UsageError(f"action {action!r} is not one of {', '.join(calls)}")
-    outcome = await asyncio.to_thread(calls[action])
+    outcome = await _change(calls[body.action])
     return json_response(outcome.to_dict(), 201)
 
 
@@ -113,23 +105,23 @@ async def rollback_endpoint(request: Request) -> Response:
     token = require(request, "deployer")
     name = request.path_params["name"]
     raw = await request.body()
-    payload = load(raw) if raw else {}
-    if not isinstance(payload, dict):
-        raise UsageError('send {"reason": "...", "to": REVISION} (both optional)')
-    to = payload.get("to")
-    if to is not None and not isinstance(to, int):
-        raise UsageError('"to" must be a revision number')
-    outcome = await asyncio.to_thread(
-        runtime(request).ws.endpoints.rollback,
-        name,
-        to=to,
-        reason=payload.get("reason"),
-        principal=principal_of(token),
+    operation = "POST /v1/endpoints/{name}/rollback"
+    body = parse(RollbackBody, raw, operation=operation) if raw.strip() else RollbackBody()
+    endpoints = runtime(request).ws.endpoints
+    outcome = await _change(
+        lambda: endpoints.rollback(
+            name, to=body.to, reason=body.reason, principal=principal_of(token)
+        )
     )
     return json_response(outcome.to_dict(), 201)
 
 
-def _model(model: Any) -> str:
-    if not isinstance(model, str) or not model:
-        raise UsageError('this action needs "model": "NAME@N"')
-    return model
+async def _change(call: Callable[[], Any]) -> Any:
+    """Run a change; the body matched its schema, so what the service still refuses as
+    usage (a revision after the active one, a share outside its range) is 422."""
+    try:
+        return await asyncio.to_thread(call)
+    except UsageError as refused:
+        if type(refused) is not UsageError:
+            raise
+        raise Unprocessable(refused.message, details=refused.details) from None

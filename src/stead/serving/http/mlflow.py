@@ -18,10 +18,11 @@ from starlette.responses import Response
 
 from stead.core.errors import UsageError
 from stead.serving.answer import Answer, PredictRequest
+from stead.serving.errors import Unprocessable
 from stead.serving.http.answering import answer, request_id
 from stead.serving.http.auth import require
 from stead.serving.http.lean import Call, Result
-from stead.serving.http.responses import load
+from stead.serving.http.schemas import InvocationsBody, parse
 
 FORMATS = "dataframe_split, dataframe_records, inputs or instances"
 
@@ -45,10 +46,10 @@ async def invocations(call: Call) -> Result:
         if len(names) != 1:
             raise UsageError(
                 "POST /invocations serves [serving] default_endpoint; set it in stead.toml "
-                f"(endpoints here: {', '.join(names) or 'none'})"
+                f"(this server serves {len(names)} endpoints)"
             )
         endpoint = names[0]
-    records, columns = _parse(load(call.body))
+    records, columns = _parse(parse(InvocationsBody, call.body, operation="POST /invocations"))
     rid, client_id = request_id(call)
     prediction = PredictRequest(
         endpoint=endpoint,
@@ -70,29 +71,21 @@ async def invocations(call: Call) -> Result:
     )
 
 
-def _parse(payload: Any) -> tuple[list[Any] | None, dict[str, Any] | None]:
-    if not isinstance(payload, dict):
-        raise UsageError(f"send a JSON object with one of {FORMATS}")
-    if "dataframe_split" in payload:
-        split = payload["dataframe_split"]
-        if not isinstance(split, dict) or not isinstance(split.get("data"), list):
-            raise UsageError('dataframe_split needs "columns" and "data" (a list of rows)')
-        names = split.get("columns")
-        if not isinstance(names, list):
-            raise UsageError('dataframe_split needs "columns", the field of each row position')
-        for row in split["data"]:
-            if not isinstance(row, list) or len(row) != len(names):
-                raise UsageError(f"each dataframe_split row needs {len(names)} values")
-        return [dict(zip(names, row, strict=True)) for row in split["data"]], None
-    for key in ("dataframe_records", "inputs", "instances"):
-        if key in payload:
-            value = payload[key]
-            if isinstance(value, list):
-                return value, None
-            if isinstance(value, dict):
-                return None, value
-            raise UsageError(f"{key} must be a list of records or an object of columns")
-    raise UsageError(f"the body has none of {FORMATS}")
+def _parse(body: InvocationsBody) -> tuple[list[Any] | None, dict[str, Any] | None]:
+    split = body.dataframe_split
+    if split is not None:
+        width = len(split.columns)
+        for i, row in enumerate(split.data):
+            if len(row) != width:
+                raise Unprocessable(
+                    f"dataframe_split.data[{i}] has {len(row)} values; each row needs "
+                    f"{width}, one per column ({', '.join(split.columns)})"
+                )
+        return [dict(zip(split.columns, row, strict=True)) for row in split.data], None
+    given = body.dataframe_records or body.inputs or body.instances
+    if isinstance(given, dict):
+        return None, given
+    return given, None
 
 
 def _predictions(result: Answer) -> dict[str, Any]:

@@ -25,12 +25,14 @@ from starlette.responses import Response
 
 from stead.core.errors import UsageError
 from stead.serving.answer import Answer, PredictRequest
-from stead.serving.errors import NotReady
+from stead.serving.errors import NotReady, Unprocessable
 from stead.serving.http import oip_binary
 from stead.serving.http.answering import answer, request_id, runtime
 from stead.serving.http.auth import require
 from stead.serving.http.lean import Call, Result
+from stead.serving.http.readiness import readiness
 from stead.serving.http.responses import json_response, load
+from stead.serving.http.schemas import InferBody, validate
 
 DATATYPES = {
     "int": "INT64",
@@ -57,7 +59,7 @@ async def live(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
-    is_ready = runtime(request).ready
+    is_ready = readiness(runtime(request)).ready
     return json_response({"ready": is_ready}, 200 if is_ready else 503)
 
 
@@ -114,16 +116,23 @@ async def infer(call: Call) -> Result:
         payload = _load(call.body)
     else:
         payload, tensors = oip_binary.read_header(call.body, framed)
-    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
-        raise UsageError(
-            'an inference request is {"inputs": [{"name", "shape", "datatype", "data"}]}'
-        )
     if tensors is not None:
-        oip_binary.read_inputs(payload["inputs"], tensors)
+        inputs = payload.get("inputs") if isinstance(payload, dict) else None
+        if not isinstance(inputs, list) or not all(isinstance(t, dict) for t in inputs):
+            raise UsageError(
+                'an inference request is {"inputs": [{"name", "shape", "datatype", '
+                '"parameters": {"binary_data_size": N}}]} before its binary data'
+            )
+        oip_binary.read_inputs(inputs, tensors)
+    # Binary inputs have their "data" now: one schema for both forms.
+    validate(InferBody, payload, operation="POST /v2/models/{name}/infer")
     binary = oip_binary.binary_outputs(payload)
     rt = call.runtime
     served = rt.pool.get(rt.engine.live(name).deployment.production)
-    columns = _columns(payload["inputs"], served.edge.names)
+    try:
+        columns = _columns(payload["inputs"], served.edge.names)
+    except UsageError as shapes:  # of the schema, but the tensors do not fit the model
+        raise Unprocessable(shapes.message) from None
     # The request's "id" is the client's request id (an empty one is none at all).
     rid, client_id = request_id(call, payload.get("id") or None)
     wanted = {o.get("name") for o in payload.get("outputs") or [] if isinstance(o, dict)}

@@ -1,5 +1,6 @@
 """Operating the server: ``/healthz`` (the process answers), ``/readyz`` (it has loaded
-what is deployed and can log), ``/metrics`` (Prometheus) and ``/openapi.json``."""
+what is deployed and can log: see :mod:`.readiness`), ``/metrics`` (Prometheus) and
+``/openapi.json``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from starlette.responses import Response
 
 from stead.serving.http.answering import runtime
 from stead.serving.http.auth import require
-from stead.serving.http.openapi import document
+from stead.serving.http.readiness import may_see_details, readiness
 from stead.serving.http.responses import json_response
 
 
@@ -18,15 +19,9 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     rt = runtime(request)
-    if not rt.ready or rt.watcher is None:
-        return json_response({"ready": False, "reason": "loading deployments"}, 503)
-    body = {
-        "ready": True,
-        "endpoints": {name: live.revision for name, live in sorted(rt.watcher.table.items())},
-    }
-    if rt.watcher.problems:
-        body["problems"] = rt.watcher.problems
-    return json_response(body)
+    state = readiness(rt)
+    detailed = await may_see_details(rt, request.headers.get("authorization"))
+    return json_response(state.body(detailed=detailed), 200 if state.ready else 503)
 
 
 async def metrics(request: Request) -> Response:
@@ -38,4 +33,6 @@ async def metrics(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return json_response(document())
+    from stead.serving.http.api import document  # the document names this module's routes
+
+    return json_response(document(auth=runtime(request).auth_required))

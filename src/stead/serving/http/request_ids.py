@@ -1,5 +1,10 @@
 """Request ids: the client's ``X-Request-Id`` when it sends a usable one, else a new one;
-every response carries it back in ``X-Request-Id``."""
+every response carries it back in ``X-Request-Id``.
+
+The headers that travel with every record into the prediction log (the request id, the
+entity key, the idempotency key) are bounded here, before anything reads them: a longer
+one is refused with 400 naming the header and its limit, and is never echoed whole.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,16 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stead.core.errors import UsageError
+from stead.serving.http.responses import send_error
 
 HEADER = b"x-request-id"
+# The most characters each identifying header may have.
+LIMITS = {b"x-request-id": 128, b"x-entity-key": 256, b"idempotency-key": 256}
+_NAMES = {
+    b"x-request-id": "X-Request-Id",
+    b"x-entity-key": "X-Entity-Key",
+    b"idempotency-key": "Idempotency-Key",
+}
 REQUEST_ID = "stead.request_id"
 CLIENT_SUPPLIED = "stead.client_request_id"
 _USABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
@@ -45,11 +58,20 @@ def check_request_id(value: str) -> str:
         UsageError: it is not 1-128 letters, digits, ``.``, ``_``, ``:`` or ``-``.
     """
     if not isinstance(value, str) or _USABLE.fullmatch(value) is None:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "..."
         raise UsageError(
-            f"request id {value!r} is not allowed: use 1-128 letters, digits, '.', '_', ':' "
+            f"request id {shown} is not allowed: use 1-128 letters, digits, '.', '_', ':' "
             "or '-', starting with a letter or digit"
         )
     return value
+
+
+def _too_long(name: bytes, length: int, limit: int) -> UsageError:
+    header = _NAMES[name]
+    return UsageError(
+        f"header {header} is {length} characters long; at most {limit} are allowed",
+        details={"header": header, "length": length, "max_length": limit},
+    )
 
 
 class RequestIdMiddleware:
@@ -62,11 +84,15 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        supplied = None
+        supplied, too_long = None, None
         for name, value in scope["headers"]:
-            if name == HEADER:
+            limit = LIMITS.get(name)
+            if limit is None:
+                continue
+            if len(value) > limit:
+                too_long = _too_long(name, len(value), limit)
+            elif name == HEADER:
                 supplied = value.decode("latin-1")
-                break
         usable = supplied is not None and _USABLE.fullmatch(supplied) is not None
         request_id = supplied if usable and supplied else new_request_id("rq")
         scope[REQUEST_ID] = request_id
@@ -83,4 +109,7 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        if too_long is not None:
+            await send_error(send_with_id, too_long, path=scope["path"])
+            return
         await self.app(scope, receive, send_with_id)

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Send
 
-from stead.core.errors import SteadError, UsageError
+from stead.core.errors import SteadError
 
 JSON = "application/json"
 
@@ -38,17 +38,15 @@ def _finite(value: Any) -> Any:
 
 
 def load(body: bytes) -> Any:
-    """The JSON of a request body.
+    """The JSON of a request body (see :func:`stead.serving.http.schemas.read_json`).
 
     Raises:
-        UsageError: it is not JSON (saying where it breaks).
+        UsageError: it is not JSON (saying where it breaks), or nests too deeply.
+        UnstorableText: a string holds a lone UTF-16 surrogate.
     """
-    if not body:
-        raise UsageError("the request has no body; send a JSON document")
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"the request body is not valid JSON: {exc}") from exc
+    from stead.serving.http.schemas import read_json
+
+    return read_json(body)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -56,7 +54,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_body(error: SteadError, *, path: str = "") -> dict[str, Any]:
-    if path.startswith("/v2/"):
+    if path == "/v2" or path.startswith("/v2/"):
         body: dict[str, Any] = {"error": error.message, "code": error.code}
         if error.details:
             body["details"] = error.details

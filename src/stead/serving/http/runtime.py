@@ -64,6 +64,8 @@ class ServingRuntime:
         self.watcher: DeploymentWatcher | None = None
         self.pool: ModelPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The deployment problems last logged (see :mod:`.readiness`).
+        self.problems_logged: frozenset[str] = frozenset()
 
     # -- parts, once started ----------------------------------------------------------
 
