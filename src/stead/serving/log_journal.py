@@ -19,18 +19,24 @@ at start belongs to a unit that was not (wholly) converted. :func:`replay` conve
 segments of writers that are gone (their lock is free) and skips a partition whose
 file of that unit already exists: no record is lost, none is written twice.
 
-Lines are JSON with every non-ASCII character escaped, so any Python text (even a lone
-surrogate, which UTF-8 cannot hold) is written; a line that does not parse back (a
-machine crash can leave a torn or zeroed tail) is quarantined, not dropped silently.
+Each line is one record's fields, pickled and base64-encoded (see :func:`to_line`): any
+Python text is written, even a lone surrogate, which UTF-8 cannot hold, and reading a
+line never runs code. A line that does not parse back (a machine crash can leave a torn
+or zeroed tail) is quarantined, not dropped silently.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import builtins
 import contextlib
 import fcntl
+import io
 import json
 import logging
 import os
+import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -59,11 +65,13 @@ def unit_file_name(writer: str, unit: int) -> str:
 
 
 def to_line(record: PredictionRecord) -> bytes:
-    """One record as one line of ASCII JSON.
+    """One record as one line: its fields pickled (builtin values only), in base64.
 
-    Raises:
-        ValueError, TypeError: the record holds something JSON cannot (a circular value,
-            a dict key that is not a scalar).
+    Pickle rather than JSON because the line is written before every answer: it costs
+    about a third of ``json.dumps``. A value of another type is stored as a builtin
+    first (a NumPy number as the number, a time as ISO text, anything else as its
+    text), so :func:`from_line` needs no class but ``float``, ``int``, ``bool`` and
+    ``str`` and refuses every other: reading a journal never runs code.
     """
     delta = record.timestamp - EPOCH
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
@@ -84,7 +92,9 @@ def to_line(record: PredictionRecord) -> bytes:
         record.entity_key,
         record.explanation,
     ]
-    return (json.dumps(row, separators=(",", ":"), default=_plain) + "\n").encode("ascii")
+    buffer = io.BytesIO()
+    _Pickler(buffer, 5).dump(row)
+    return base64.b64encode(buffer.getvalue()) + b"\n"
 
 
 def from_line(line: bytes) -> PredictionRecord:
@@ -93,7 +103,10 @@ def from_line(line: bytes) -> PredictionRecord:
     Raises:
         ValueError: the line is not a journal line (torn, zeroed or edited).
     """
-    row = json.loads(line)
+    try:
+        row = _Unpickler(io.BytesIO(base64.b64decode(line.strip(), validate=True))).load()
+    except (pickle.UnpicklingError, EOFError, binascii.Error, TypeError) as exc:
+        raise ValueError(f"not a journal record: {exc}") from exc
     if not isinstance(row, list) or len(row) != 14:
         raise ValueError("not a journal record")
     (rid, micros, endpoint, revision, version, role, fsv, snapshot) = row[:8]
@@ -114,6 +127,35 @@ def from_line(line: bytes) -> PredictionRecord:
         entity_key=entity_key,
         explanation=explanation,
     )
+
+
+_PLAIN = (type(None), bool, int, float, str, bytes, list, dict, tuple)
+_ALLOWED = {("builtins", "float"), ("builtins", "int"), ("builtins", "bool"), ("builtins", "str")}
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        # Called for what is not an exact builtin: store it as one. The four builtin
+        # types themselves are the globals the reductions below name.
+        if type(obj) in _PLAIN or obj is bool or obj is int or obj is float or obj is str:
+            return NotImplemented
+        if isinstance(obj, np.generic):
+            value = obj.item()
+            if type(value) in (bool, int, float, str):
+                return type(value), (value,)
+        if isinstance(obj, datetime | date):
+            return str, (obj.isoformat(),)
+        if isinstance(obj, bool | int | float | str):  # subclasses (an enum, a NumPy float)
+            base = next(t for t in (bool, int, float, str) if isinstance(obj, t))
+            return base, (base(obj),)
+        return str, (str(obj),)
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            return getattr(builtins, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a journal line")
 
 
 def sanitized(record: PredictionRecord, sanitizer: Sanitizer) -> PredictionRecord:
@@ -143,14 +185,6 @@ def _hash(sanitizer: Sanitizer, value: Any) -> str:
         return sanitizer.hash_value(value)
     except UnicodeError:  # text UTF-8 cannot hold: hash its escaped form
         return sanitizer.hash_value(json.dumps(value, default=str))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
 
 
 class Segment:
