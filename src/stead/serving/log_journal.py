@@ -31,14 +31,16 @@ import base64
 import binascii
 import builtins
 import contextlib
+import copy
 import fcntl
+import functools
 import io
 import json
 import logging
 import os
 import pickle
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -163,21 +165,33 @@ def sanitized(record: PredictionRecord, sanitizer: Sanitizer) -> PredictionRecor
     raw PII values redacted from the error text."""
     if not sanitizer.active:
         return record
-    inputs: dict[str, Any] = {}
+    pii = _pii_names(sanitizer, tuple(record.inputs))
+    entity_key = record.entity_key
+    hashes_key = entity_key is not None and sanitizer.entity_key_is_pii
+    if not pii and not hashes_key:
+        return record
+    inputs = dict(record.inputs)
     raw = []
-    for name, value in record.inputs.items():
-        if not sanitizer.is_pii(str(name)):
-            inputs[name] = value
-            continue
+    for name in pii:
+        value = inputs.pop(name)
         raw.append(value)
         if sanitizer.mode == "hash" and value is not None:
             inputs[name] = _hash(sanitizer, value)
-    entity_key = record.entity_key
-    if entity_key is not None and sanitizer.entity_key_is_pii:
+    if hashes_key:
         raw.append(entity_key)
         entity_key = None if sanitizer.mode == "drop" else _hash(sanitizer, entity_key)
     error = record.error if record.error is None else sanitizer.redact(record.error, raw)
-    return replace(record, inputs=inputs, entity_key=entity_key, error=error)
+    clean = copy.copy(record)
+    object.__setattr__(clean, "inputs", inputs)
+    object.__setattr__(clean, "entity_key", entity_key)
+    object.__setattr__(clean, "error", error)
+    return clean
+
+
+@functools.lru_cache(maxsize=256)
+def _pii_names(sanitizer: Sanitizer, names: tuple[Any, ...]) -> tuple[Any, ...]:
+    # Requests of one endpoint carry the same fields: decide per field set, not per value.
+    return tuple(name for name in names if sanitizer.is_pii(str(name)))
 
 
 def _hash(sanitizer: Sanitizer, value: Any) -> str:
