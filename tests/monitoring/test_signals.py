@@ -81,3 +81,29 @@ def test_kpis_aggregate_per_window_and_alert_outside_their_limits() -> None:
     assert result.summary["kpis"]["complaints"]["value"] == 1 / 3
     assert result.status == "alert" and result.summary["breached"] == ["loss"]
     assert result.message == "KPI loss 150 (sum) above 120"
+
+
+def test_drift_says_how_many_inputs_it_checked_and_why_it_skipped_the_others() -> None:
+    from stead.monitoring.config import DriftConfig
+    from stead.monitoring.signals import feature_drift
+    from stead.monitoring.summary import headline
+
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame({c: rng.normal(size=600) for c in ("age", "income", "debt")})
+    profile = Profile(
+        rows=600, columns=[profile_column(reference[c], "float", bins=10) for c in reference]
+    )
+    window = pd.DataFrame({"age": rng.normal(size=400), "income": rng.normal(3, 1, size=400)})
+
+    result = feature_drift(
+        profile, window, columns=["age", "income", "debt", "zip"], config=DriftConfig()
+    )
+
+    assert result.summary["drifted"] == ["income"]
+    assert (result.summary["checked"], result.summary["inputs"]) == (2, 4)
+    assert set(result.summary["skipped"]) == {"debt", "zip"}
+    assert result.summary["skipped"]["zip"] == "no training profile to compare with"
+    expected = "1 of 2 inputs drifted (2 of 4 skipped: debt: "
+    # The same words in the signal's message and the report's headline.
+    assert result.message.startswith(expected)
+    assert headline(result).startswith(expected)

@@ -4,21 +4,24 @@ temporary files of a crash are cleaned at start."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 from stead.core.artifacts import ArtifactStore
 from stead.serving.log_convert import PartWriter
 from stead.serving.log_format import encode
-from stead.serving.log_journal import JOURNAL_DIR, to_line, unit_file_name
+from stead.serving.log_journal import JOURNAL_DIR, from_line, to_line, unit_file_name
 from stead.serving.log_reader import read_prediction_records, read_predictions
 from stead.serving.prediction_log import PredictionLog
 from stead.serving.sanitize import Sanitizer
 
-from .records import make_record
+from .records import BASE_TIME, make_record
 
 
 def dead_writer_segment(directory: Path, writer: str, unit: int, lines: bytes) -> Path:
@@ -61,14 +64,29 @@ def test_a_unit_already_in_parquet_is_not_written_twice(tmp_path: Path) -> None:
 
 def test_a_torn_journal_line_is_quarantined_and_the_rest_converted(tmp_path: Path) -> None:
     whole = b"".join(to_line(make_record(i)) for i in range(3))
-    dead_writer_segment(tmp_path, "w1", 0, whole + to_line(make_record(3))[:25])
+    torn = to_line(make_record(3))[:25]
+    dead_writer_segment(tmp_path, "w1", 0, whole + torn)
 
     stats = PredictionLog(tmp_path).close()
 
     assert len(read_predictions(tmp_path, "credit")) == 3
     assert stats.quarantined == 1
-    kept = (tmp_path / "quarantine" / "unreadable.jsonl").read_text()
-    assert "unreadable journal line" in kept and "req-000003" in kept
+    [kept] = (tmp_path / "quarantine" / "unreadable.jsonl").read_text().splitlines()
+    entry = json.loads(kept)
+    assert entry["reason"].startswith("unreadable journal line")
+    assert entry["line"] == torn.decode()
+
+
+def test_a_journal_line_that_names_a_class_is_refused_not_run(tmp_path: Path) -> None:
+    import base64
+    import pickle
+
+    evil = base64.b64encode(pickle.dumps([os.system, "true"])) + b"\n"
+    with pytest.raises(ValueError, match=r"posix\.system is not allowed"):
+        from_line(evil)
+    # NumPy numbers and times are stored as builtins: nothing to refuse on the way back.
+    record = make_record(0, inputs={"n": np.float64(0.5), "when": BASE_TIME})
+    assert from_line(to_line(record)).inputs == {"n": 0.5, "when": BASE_TIME.isoformat()}
 
 
 def test_a_live_writers_journal_is_left_alone(tmp_path: Path) -> None:
@@ -86,10 +104,11 @@ def test_the_journal_holds_pii_hashed_never_raw(tmp_path: Path) -> None:
     sanitizer = Sanitizer(["email"], mode="hash", key=b"k" * 32)
     plog = PredictionLog(tmp_path, flush_interval=3600, sanitizer=sanitizer)
     plog.log(make_record(0))
-    journal = b"".join(p.read_bytes() for p in (tmp_path / JOURNAL_DIR).glob("*.jsonl"))
-    assert b"req-000000" in journal
-    assert b"user0@example.com" not in journal
-    assert sanitizer.hash_value("user0@example.com").encode() in journal
+    raw = b"".join(p.read_bytes() for p in (tmp_path / JOURNAL_DIR).glob("*.jsonl"))
+    [journaled] = [from_line(line) for line in raw.splitlines()]
+    assert journaled.request_id == "req-000000"
+    assert journaled.inputs["email"] == sanitizer.hash_value("user0@example.com")
+    assert b"user0@example.com" not in raw
     plog.close()
     frame = read_predictions(tmp_path, "credit")
     assert list(frame["inputs.email"]) == [sanitizer.hash_value("user0@example.com")]

@@ -1,14 +1,16 @@
 """The prediction-log writer: a cheap ``log()`` on the request path, Parquet off it.
 
-``log()`` appends the record to an in-memory queue and returns. One background thread
-takes what is queued, groups it by endpoint and UTC day, and writes one Parquet file
-per group (layout in :mod:`stead.serving.log_format`). Each file is written to a hidden
-temporary name, fsync'd, renamed into place and its directory fsync'd: a reader never
-sees a partial file and a written file survives a machine crash.
+``log()`` appends the record to an in-memory queue (in journal mode, after writing it to
+the crash journal) and returns. One background thread (its work in
+:mod:`stead.serving.log_units`) takes what is queued, groups it by endpoint and UTC
+day, and writes one Parquet file per group (layout in :mod:`stead.serving.log_format`).
+Each file is written to a hidden temporary name, fsync'd, renamed into place and its
+directory fsync'd: a reader never sees a partial file and a written file survives a
+machine crash.
 
 The writer shares the serving process, and turning Python records into Arrow columns
 holds the GIL. Done once per flush, that is one stall of tens of milliseconds for every
-request in flight (the p99 of a busy server). So in async mode the writer encodes as
+request in flight (the p99 of a busy server). So the writer encodes as
 soon as ``ENCODE_ROWS`` records are waiting, and what is left at the flush, in chunks of
 at most ``ENCODE_ROWS``; it keeps the Arrow chunks until the flush, whose Parquet write
 runs without the GIL. The same work, in pieces of about a millisecond, and no more
