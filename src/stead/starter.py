@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,12 +81,18 @@ class RoleProposal:
 def propose_roles(frame: pd.DataFrame, *, source: str, max_levels: int = 50) -> RoleProposal:
     """Propose id, time, target, PII and feature columns for ``frame``."""
     reasons: dict[str, str] = {}
-    pii = [name for name in frame.columns if _pii_reason(name, frame[name], reasons)]
-    rest = [name for name in frame.columns if name not in pii]
-    id_column = _pick(rest, lambda name: _id_reason(name, frame[name]), reasons)
-    time_column = _pick(
-        [n for n in rest if n != id_column], lambda n: _time_reason(n, frame[n]), reasons
-    )
+    names = [str(name) for name in frame.columns]
+    pii = [name for name in names if _pii_reason(name, frame[name], reasons)]
+    rest = [name for name in names if name not in pii]
+
+    def id_reason(name: str) -> str | None:
+        return _id_reason(name, frame[name])
+
+    def time_reason(name: str) -> str | None:
+        return _time_reason(name, frame[name])
+
+    id_column = _pick(rest, id_reason, reasons)
+    time_column = _pick([n for n in rest if n != id_column], time_reason, reasons)
     roles = {id_column, time_column} - {None}
     candidates = [n for n in rest if n not in roles and _words(n) & _TARGET_NAMES]
     target = candidates[0] if candidates else None
@@ -131,7 +138,9 @@ def _words(name: str) -> set[str]:
     return words | {name.lower()}
 
 
-def _pick(names: list[str], reason_of: Any, reasons: dict[str, str]) -> str | None:
+def _pick(
+    names: list[str], reason_of: Callable[[str], str | None], reasons: dict[str, str]
+) -> str | None:
     for name in names:
         reason = reason_of(name)
         if reason is not None:
