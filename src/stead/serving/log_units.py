@@ -123,11 +123,23 @@ class WriterWork:
         self._unit_rows = 0
         return sealed
 
-    def _sync_journal(self, sealed: Unit | None) -> None:
-        # Only this thread closes segments, so the fds stay valid outside the lock.
+    def _rotate(self) -> None:
+        """Appends go to a new segment of the unit (lock held): the one fsync'd next is
+        then idle, and an fsync never holds up a ``write()`` on the request path (the
+        kernel serialises the two on one file)."""
         assert self._owner is not None
         try:
-            for segment in (*(sealed[1] if sealed else ()), self._segments[-1]):
+            self._segments.append(self._owner.segment(self._unit, len(self._segments)))
+        except OSError as exc:
+            log.warning("prediction log: cannot start a journal segment: %s", exc)
+
+    def _sync_journal(self, sealed: Unit | None) -> None:
+        # Only this thread closes segments, so the fds stay valid outside the lock. The
+        # segment appends go to now is left alone; it is fsync'd at the next step.
+        assert self._owner is not None
+        idle = [*(sealed[1] if sealed else ()), *self._segments[:-1]]
+        try:
+            for segment in idle:
                 segment.sync()
             self._owner.sync_directory()
         except OSError as exc:

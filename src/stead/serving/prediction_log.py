@@ -534,6 +534,8 @@ class PredictionLog(WriterWork):
                             log.warning("prediction log: cannot start a journal unit: %s", exc)
                             self._backoff_until = monotonic() + self._interval
                             write = False
+                    elif self._journaled and batch.records:
+                        self._rotate()
                 if self._journaled:
                     self._sync_journal(sealed)
                 if batch.records:
