@@ -222,3 +222,18 @@ def test_retention_hashes_raw_pii_older_than_its_period(ws_dir: Path) -> None:
         assert EMAIL not in ws.datasets.load("people@1")["email"].tolist()
         actions = [e.action for e in ws.audit.events()][-3:]
     assert actions == ["retention.start", "dataset.hash_pii", "retention.apply"]
+
+
+def test_hashing_and_erasure_on_every_store(any_ws: Workspace) -> None:
+    root = any_ws.root
+    any_ws.close()
+    with_pii(root)
+    with Workspace.open(root) as ws:
+        snap = ws.datasets.snapshot(people(), name="people").snapshot
+        assert snap.pii_storage == "keyed_hash"
+        outcome = ws.erasure.erase(column="email", value=EMAIL)
+        assert outcome.snapshots == {"people@1": 4}
+        after = ws.datasets.get("people@1")
+        assert after.artifact != snap.artifact and not ws.artifacts.exists(snap.artifact)
+        assert after.profile.column("email").missing == 4
+        assert ws.audit.verify().ok

@@ -41,10 +41,11 @@ if TYPE_CHECKING:
 
 
 class LogErasureResult(Protocol):
-    cells: dict[str, int]
-    files: int
+    @property
+    def cells(self) -> dict[str, int]: ...
 
-    def to_dict(self) -> dict[str, Any]: ...
+    @property
+    def files(self) -> int: ...
 
 
 # (column, the value's stored forms, whether it is the entity key) -> what changed.
