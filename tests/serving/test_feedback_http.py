@@ -98,7 +98,7 @@ def test_a_label_changes_only_by_an_explicit_correction_audited_as_the_token(
     assert first_label.status_code == 200
     assert relabel.status_code == 409
     assert '"correct": true' in relabel.json()["error"]["message"]
-    assert no_reason.status_code == 400 and "needs a reason" in no_reason.text
+    assert no_reason.status_code == 400 and 'needs \\"reason\\"' in no_reason.text
     assert not_a_flag.status_code == 400
     assert not_a_flag.json()["error"]["details"]["errors"][0]["field"] == "correct"
     assert corrected.status_code == 200 and corrected.json()["corrected"] == 1

@@ -186,6 +186,13 @@ Scalar = Annotated[
 class FeedbackBody(Body):
     """``POST /v1/endpoints/{name}/feedback``: the label of one logged prediction."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"correct": {"const": True}}, "required": ["correct"]},
+            "then": {"required": ["reason"]},
+        }
+    )
+
     request_id: Annotated[str, Field(pattern=r"\S", max_length=200)]
     label: Scalar
     kpis: dict[FieldName, Scalar] | SkipJsonSchema[None] = optional(
@@ -195,9 +202,15 @@ class FeedbackBody(Body):
         default=False,
         description="true: change a label already recorded (a correction, needs a reason)",
     )
-    reason: Annotated[str, Field(max_length=2000)] | SkipJsonSchema[None] = optional(
+    reason: Annotated[str, Field(pattern=r"\S", max_length=2000)] | SkipJsonSchema[None] = optional(
         description="why the label is corrected; recorded in the audit trail"
     )
+
+    @model_validator(mode="after")
+    def _reason_for_a_correction(self) -> FeedbackBody:
+        if self.correct and self.reason is None:
+            raise ValueError('a correction ("correct": true) needs "reason": "..."')
+        return self
 
 
 Action = Literal["deploy", "canary", "shadow", "promote_canary", "end_canary", "remove_shadow"]
