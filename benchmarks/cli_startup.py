@@ -11,6 +11,12 @@ command; the table shows the median and the fastest run.
 
 ``--tree NAME=SRC`` runs stead from another source directory (through ``PYTHONPATH``),
 each tree on a workspace of its own, so that two commits can be compared on one machine.
+
+``--metadata`` adds the commands that change the registry and endpoints (issue 13's goal:
+each under 1.5 s on an idle machine) on a workspace made by ``stead demo --fast``:
+``checklist`` of a staging version against production, ``promote`` to staging and back
+to production, and ``deploy`` (a new revision each time). Each round runs them in that
+order, so every round starts from the same state.
 """
 
 from __future__ import annotations
@@ -40,9 +46,22 @@ COMMANDS = {
     "stead runs list": ["runs", "list", "-w", "{ws}"],
 }
 
+# Governed commands on the demo's workspace, as its lead ({ws}: the workspace).
+METADATA = {
+    "stead checklist": ["checklist", "credit@2", "-w", "{ws}"],
+    "stead models promote (staging)": [
+        *("models", "promote", "credit@3", "--to", "staging", "--reason", "bench", "-w", "{ws}")
+    ],
+    "stead models promote (prod)": [
+        *("models", "promote", "credit@3", "--to", "production", "--reason", "bench", "-w", "{ws}")
+    ],
+    "stead deploy": ["deploy", "credit", "credit@3", "--reason", "bench", "-w", "{ws}"],
+}
+GOAL_SECONDS = 1.5
+
 
 def run(python: str, args: list[str], *, src: Path | None) -> float:
-    env = {**os.environ, "COLUMNS": "160"}
+    env = {**os.environ, "COLUMNS": "160", "STEAD_ACTOR": "demo-lead"}
     if src is not None:
         env["PYTHONPATH"] = str(src)
     start = time.perf_counter()
@@ -83,6 +102,11 @@ def main() -> None:
         metavar="NAME=SRC",
         help="stead source directory to time (repeatable; default: this checkout's src)",
     )
+    parser.add_argument(
+        "--metadata",
+        action="store_true",
+        help="also time checklist, promote and deploy on a demo workspace",
+    )
     args = parser.parse_args()
     trees = dict(t.split("=", 1) for t in args.tree) or {"stead": str(SRC)}
 
@@ -94,7 +118,14 @@ def main() -> None:
             directory = Path(tmp) / name
             directory.mkdir()
             ws = prepare(args.python, Path(src).resolve(), directory)
-            for label, argv in COMMANDS.items():
+            commands = dict(COMMANDS)
+            if args.metadata:
+                demo = directory / "demo"
+                run(args.python, ["-m", "stead", "demo", "--fast", "--dir", str(demo)], src=src)
+                commands.update(
+                    {k: [a.replace("{ws}", str(demo)) for a in v] for k, v in METADATA.items()}
+                )
+            for label, argv in commands.items():
                 command = ["-m", "stead", *(a.format(ws=ws) for a in argv)]
                 cases.append((name, label, command, Path(src).resolve()))
 
@@ -107,9 +138,13 @@ def main() -> None:
 
     version = sys.version.split()[0]
     print(f"{args.repeat} runs each, interleaved; {os.cpu_count()} CPUs; Python {version}")
-    print(f"{'tree':<10}{'command':<30}{'median s':>10}{'min s':>8}")
+    print(f"{'tree':<10}{'command':<32}{'median s':>10}{'min s':>8}")
     for i, (name, label, _, _) in enumerate(cases):
-        print(f"{name:<10}{label:<30}{statistics.median(times[i]):>10.2f}{min(times[i]):>8.2f}")
+        median = statistics.median(times[i])
+        goal = ""
+        if label in METADATA:
+            goal = f"  goal < {GOAL_SECONDS} s: {'met' if median < GOAL_SECONDS else 'MISSED'}"
+        print(f"{name:<10}{label:<32}{median:>10.2f}{min(times[i]):>8.2f}{goal}")
 
 
 if __name__ == "__main__":

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from stead.data.contract import ColumnContract, Contract
 from stead.data.profile import Profile, profile_column
-from stead.monitoring.settings import KpiSettings
+from stead.monitoring.settings import KpiSettings, PerformanceSettings
 from stead.monitoring.signals import business_kpis, expected_roc_auc, schema_changes
+from stead.monitoring.signals.performance import measured_performance
 
 
 def test_expected_roc_auc_matches_the_realised_one_when_probabilities_are_calibrated() -> None:
@@ -107,3 +111,58 @@ def test_drift_says_how_many_inputs_it_checked_and_why_it_skipped_the_others() -
     # The same words in the signal's message and the report's headline.
     assert result.message.startswith(expected)
     assert headline(result).startswith(expected)
+
+
+def _regression_feedback(rows: int, error: float, seed: int = 0) -> pd.DataFrame:
+    # Hourly rentals of about 200 bikes, predicted with an RMSE of about ``error``.
+    rng = np.random.default_rng(seed)
+    label = rng.normal(200, 60, rows).round()
+    return pd.DataFrame(
+        {
+            "request_id": [f"r{i}" for i in range(rows)],
+            "role": "production",
+            "error": None,
+            "model_version": "bikes@1",
+            "label": label,
+            "outputs.value": label + rng.normal(0, error, rows),
+        }
+    )
+
+
+def test_an_rmse_is_judged_against_a_fraction_of_its_training_value() -> None:
+    training_rmse = 45.0
+    settings = PerformanceSettings()
+    tolerance, basis = settings.allowed("rmse", training_rmse)
+
+    def judge(window: pd.DataFrame, allowed: float, how: str) -> Any:
+        return measured_performance(
+            window,
+            task="regression",
+            classes=None,
+            metric="rmse",
+            training_value=training_rmse,
+            tolerance=allowed,
+            tolerance_basis=how,
+            min_labels=200,
+            predictions=len(window),
+            final=True,
+        )
+
+    # A window 1 % worse than training is fine; 0.05 bikes of RMSE would have flagged it.
+    steady = judge(_regression_feedback(2000, training_rmse * 1.01), tolerance, basis)
+    assert (tolerance, basis) == (pytest.approx(2.25), "5% of training rmse 45")
+    assert steady.status == "ok" and "tolerance 2.25, 5% of training rmse 45" in steady.message
+    assert judge(_regression_feedback(2000, training_rmse * 1.01), 0.05, "absolute").status == (
+        "alert"
+    )
+    # A window 20 % worse is below tolerance.
+    worse = judge(_regression_feedback(2000, training_rmse * 1.2, seed=1), tolerance, basis)
+    assert worse.status == "alert" and worse.summary["below"]
+    # Bounded metrics keep the tolerance in their own units; the mode can say otherwise.
+    assert settings.allowed("roc_auc", 0.8) == (0.05, "absolute")
+    assert PerformanceSettings(tolerance_mode="absolute").allowed("rmse", 45.0) == (
+        0.05,
+        "absolute",
+    )
+    relative_auc = PerformanceSettings(tolerance_mode="relative").allowed("roc_auc", 0.8)
+    assert relative_auc[0] == pytest.approx(0.04)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from stead.core.errors import GateFailed, PermissionDenied, UsageError
 from stead.workspace import Workspace
 from tests.training.projects import set_tables
 
-from .governed import Runs, open_as, ready
+from .governed import Runs, artifact_file, open_as, ready
 
 
 def test_a_ready_version_passes_every_before_deployment_item(reg: Workspace, runs: Runs) -> None:
@@ -162,3 +163,24 @@ def test_the_champion_is_never_scored_on_rows_it_was_trained_on(reg: Workspace, 
         assert item.status == "fail" and "not used to train production" in item.detail
     else:
         assert item.facts is not None and item.facts["rows"] == shared
+
+
+def test_a_remembered_comparison_gives_the_same_answer_and_still_catches_tampering(
+    reg_dir: Path, runs: Runs
+) -> None:
+    with Workspace.open(reg_dir) as ws:
+        champion = ready(ws, runs.good)
+        ws.models.promote(champion, to="production")
+        challenger = ready(ws, runs.weak)
+        first = {i.key: i for i in ws.models.checklist(challenger).items}["champion_challenger"]
+        remembered = list((reg_dir / ".stead" / "cache" / "champion").glob("*.json"))
+        again = {i.key: i for i in ws.models.checklist(challenger).items}["champion_challenger"]
+        assert len(remembered) == 1 and (again.status, again.detail) == (first.status, first.detail)
+        # The champion's model altered after the comparison was remembered: refused.
+        path = artifact_file(ws, ws.models.get(champion).artifacts["model"])
+        os.chmod(path, 0o644)
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+        item = {i.key: i for i in ws.models.checklist(challenger).items}["champion_challenger"]
+        assert item.status == "fail" and "was altered" in item.detail

@@ -160,7 +160,9 @@ class WindowEvaluator:
                     _probabilities(own, version.reference),
                     version.reference,
                     metric=version.metric,
-                    tolerance=monitoring.performance.tolerance,
+                    tolerance=monitoring.performance.allowed(
+                        version.metric, version.training_value
+                    )[0],
                     min_rows=monitoring.performance.estimate_min_rows,
                     confidence=self._config.policy.estimate_confidence,
                 )
@@ -178,6 +180,7 @@ class WindowEvaluator:
     ) -> list[SignalResult]:
         """Measured performance and business KPIs from the window's feedback."""
         performance = self._config.monitoring.performance
+        tolerance, basis = performance.allowed(version.metric, version.training_value)
         results = [
             measured_performance(
                 feedback,
@@ -185,7 +188,8 @@ class WindowEvaluator:
                 classes=version.reference.classes,
                 metric=version.metric,
                 training_value=version.training_value,
-                tolerance=performance.tolerance,
+                tolerance=tolerance,
+                tolerance_basis=basis,
                 min_labels=performance.min_labels,
                 predictions=predictions,
                 final=final,

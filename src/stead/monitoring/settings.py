@@ -13,7 +13,8 @@ what the policy does about it.
     [monitoring.schema]
     null_rate_jump = 0.05
     [monitoring.performance]
-    tolerance = 0.05              # in the metric's own units
+    tolerance = 0.05              # metric units; a fraction of training for rmse, mae, ...
+    tolerance_mode = "auto"       # auto | relative | absolute
     min_labels = 200
     [monitoring.system]
     latency_p99_ms = 1000.0
@@ -60,6 +61,7 @@ from stead.core.settings import (
 )
 from stead.monitoring.config import DriftConfig
 from stead.monitoring.sinks import alert_settings
+from stead.registry.settings import UNBOUNDED
 
 
 def _duration(value: str, key: str) -> timedelta:
@@ -93,8 +95,12 @@ class PerformanceSettings:
     # The metric compared with training; default: [checklist] primary_metric, else the
     # task's (roc_auc, f1_macro, rmse).
     metric: str | None = None
-    # A window is below training when it is worse by more than this, in metric units.
+    # A window is below training when it is worse by more than this: in the metric's
+    # units for bounded metrics (roc_auc, f1, accuracy, r2, ...), a fraction of the
+    # training value for unbounded ones (rmse, mae, median_ae, mape, log_loss) unless
+    # tolerance_mode says otherwise.
     tolerance: float = 0.05
+    tolerance_mode: Literal["auto", "relative", "absolute"] = "auto"
     # Fewer labelled predictions than this: the window's metric is shown, not judged.
     min_labels: int = 200
     # Confidence-based performance estimation (CBPE) for classifiers with probabilities.
@@ -106,6 +112,20 @@ class PerformanceSettings:
         at_least("tolerance", self.tolerance, 0.0)
         at_least("min_labels", self.min_labels, 1)
         at_least("estimate_min_rows", self.estimate_min_rows, 1)
+
+    def relative(self, metric: str) -> bool:
+        """Whether ``tolerance`` is a fraction of the training value for ``metric``."""
+        if self.tolerance_mode == "auto":
+            return metric in UNBOUNDED
+        return self.tolerance_mode == "relative"
+
+    def allowed(self, metric: str, training: float | None) -> tuple[float, str]:
+        """The tolerance in ``metric``'s units for a version that scored ``training``,
+        and how it was reached (for messages)."""
+        if not self.relative(metric) or training is None:
+            return self.tolerance, "absolute"
+        allowed = self.tolerance * abs(training)
+        return allowed, f"{self.tolerance:.0%} of training {metric} {training:.4g}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,21 +7,33 @@ data with it, and a different random split shares rows too). Rows are matched by
 content of the champion's input columns and the target. The champion is loaded,
 verified and run on those rows, and so is the challenger; both are scored with the same
 metric.
+
+A comparison depends only on the two versions (immutable and signed), the metric and
+these rules, so its result is remembered in the workspace's state directory
+(``.stead/cache/champion/``): ``promote`` and ``deploy`` after a ``checklist`` do not
+load and score both models again. A remembered result is used only after both
+versions' signatures and artifact hashes verify again, so an artifact altered since is
+still refused; a damaged entry is ignored and the comparison recomputed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import importlib.metadata
+import json
+import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from stead.core.ids import new_id
+from stead.core.settings import STATE_DIR
 from stead.features.sources import importing
 from stead.registry.settings import better
 from stead.registry.version import ModelVersion
-from stead.training.evaluation import evaluate, predict
 
 if TYPE_CHECKING:
     from stead.core.context import Context
@@ -49,6 +61,9 @@ def score_version(
 ) -> float | None:
     """``metric`` of ``version`` (its loaded ``pipeline``, run with the feature code of
     its run, ``sources``) on ``rows``; ``None`` when the metric cannot be computed there."""
+    # Imported here: scikit-learn costs a metadata command (checklist, promote) a second.
+    from stead.training.evaluation import evaluate, predict
+
     with importing(sources, root=root):
         predictions = predict(
             pipeline,
@@ -138,6 +153,13 @@ def compare_with_champion(
             f"production {champion.ref} predicts classes {champion_classes}, "
             f"{challenger.ref} predicts {challenger.output.get('classes')}"
         )
+    cache = ComparisonCache(ctx.root / STATE_DIR / "cache" / "champion")
+    key = cache.key(challenger, champion, metric=metric, positive=run.spec.positive_class)
+    remembered = cache.get(key)
+    if remembered is not None:
+        loader.verify(champion)
+        loader.verify(challenger)
+        return remembered
     frame = runs.eval_frame(run)
     missing = [c for c in champion.input_columns if c not in frame.columns]
     if missing:
@@ -173,7 +195,7 @@ def compare_with_champion(
             raise NotComparable(f"{metric} cannot be computed for {version.ref} on those rows")
         return float(value)
 
-    return ChampionComparison(
+    comparison = ChampionComparison(
         champion=champion.ref,
         challenger=challenger.ref,
         metric=metric,
@@ -181,6 +203,43 @@ def compare_with_champion(
         challenger_value=score(challenger),
         rows=len(frame),
     )
+    cache.put(key, comparison)
+    return comparison
+
+
+class ComparisonCache:
+    """Champion comparisons by a key of everything they depend on (see the module)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @staticmethod
+    def key(challenger: ModelVersion, champion: ModelVersion, *, metric: str, positive: Any) -> str:
+        parts = [
+            challenger.id,
+            champion.id,
+            metric,
+            repr(positive),
+            MIN_COMPARISON_ROWS,
+            importlib.metadata.version("stead"),  # the scoring code itself
+        ]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def get(self, key: str) -> ChampionComparison | None:
+        try:
+            return ChampionComparison(**json.loads((self.directory / f"{key}.json").read_text()))
+        except (OSError, ValueError, TypeError):
+            return None  # none yet, or damaged: compare again
+
+    def put(self, key: str, comparison: ChampionComparison) -> None:
+        path = self.directory / f"{key}.json"
+        tmp = self.directory / f".{key}.{new_id()}.tmp"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(asdict(comparison)))
+            os.replace(tmp, path)
+        except OSError:  # a read-only workspace still compares, just every time
+            tmp.unlink(missing_ok=True)
 
 
 def _champion_training_rows(runs: RunService, run: TrainingRun, columns: list[str]) -> np.ndarray:

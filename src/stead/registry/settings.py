@@ -30,6 +30,9 @@ from stead.core.settings import Settings, at_least, stage_table
 
 # Metrics where a smaller value is better; every other metric is better when larger.
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape", "median_ae"})
+# Metrics with no upper bound, in the target's units (or growing without limit): a
+# fixed tolerance means nothing across datasets (0.05 of an RMSE of 45 bikes is nothing).
+UNBOUNDED = frozenset({"log_loss", "rmse", "mae", "mape", "median_ae"})
 DEFAULT_PRIMARY: dict[str, str] = {
     "binary": "roc_auc",
     "multiclass": "f1_macro",

@@ -4,7 +4,9 @@ A window's predictions are joined with their labels by request id (``ws.feedback
 by *prediction* time, whenever the labels arrived). The metric is computed with the same
 functions training used, on the answers actually given (production, canary or fallback;
 never a shadow), and compared with the training evaluation metric: the window is
-*below* when it is worse by more than ``tolerance``. With fewer than ``min_labels``
+*below* when it is worse by more than ``tolerance`` (in the metric's units; for an
+unbounded metric such as RMSE the settings make it a fraction of the training value,
+see :meth:`~stead.monitoring.settings.PerformanceSettings.allowed`). With fewer than ``min_labels``
 labelled predictions the metric is shown but not judged.
 """
 
@@ -36,6 +38,7 @@ def measured_performance(
     min_labels: int,
     predictions: int,
     final: bool,
+    tolerance_basis: str = "absolute",
 ) -> SignalResult:
     """The performance signal of one window.
 
@@ -45,10 +48,12 @@ def measured_performance(
         classes: its classes, in probability order.
         metric: the metric to judge by.
         training_value: the metric on the version's evaluation set.
-        tolerance: how much worse than training still counts as fine.
+        tolerance: how much worse than training still counts as fine, in metric units.
         min_labels: fewer labelled predictions are not judged.
         predictions: answered predictions in the window (for the label coverage).
         final: whether labels can still arrive for this window.
+        tolerance_basis: how ``tolerance`` was reached (``absolute`` or a fraction of
+            the training value), for the message.
     """
     answered = feedback[feedback["role"].isin(ANSWERED) & feedback["error"].isna()]
     answered = answered.drop_duplicates("request_id", keep="last")
@@ -68,6 +73,7 @@ def measured_performance(
         "value": value,
         "training": training_value,
         "tolerance": tolerance,
+        "tolerance_basis": tolerance_basis,
         "labelled": labelled,
         "predictions": predictions,
         "coverage": coverage,
@@ -89,7 +95,9 @@ def measured_performance(
     summary.update({"gap": gap, "below": below})
     message = (
         f"{metric} {value:.4f} on {labelled} labels vs {training_value:.4f} at training "
-        f"({gap:+.4f}; tolerance {tolerance:g})"
+        f"({gap:+.4f}; tolerance {tolerance:g}"
+        + ("" if tolerance_basis == "absolute" else f", {tolerance_basis}")
+        + ")"
     )
     return SignalResult(
         "performance", "alert" if below else "ok", summary, message=message, final=final
