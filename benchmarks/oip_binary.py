@@ -41,7 +41,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -50,12 +49,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import tritonclient.http as triton
+from deployed import deploy_workspace  # benchmarks/deployed.py
 
-from stead.core.context import current_actor
 from stead.serving.http import oip_binary
 from stead.serving.http.app import create_app
 from stead.serving.http.responses import dump, load
-from stead.workspace import Workspace
 
 ENDPOINT = "oip"
 INFER = f"/v2/models/{ENDPOINT}/infer"
@@ -80,59 +78,24 @@ def make_frame(rows: int, seed: int = 0) -> pd.DataFrame:
 
 
 def prepare_workspace(root: Path, frame: pd.DataFrame) -> None:
-    Workspace.init(root)
-    (root / "features.py").write_text(
-        textwrap.dedent(
-            f"""
-            from sklearn.compose import ColumnTransformer
-            from sklearn.preprocessing import OneHotEncoder
+    features = f"""
+        from sklearn.compose import ColumnTransformer
+        from sklearn.preprocessing import OneHotEncoder
 
-            def build():
-                return ColumnTransformer([
-                    ("num", "passthrough", {FLOATS + COUNTS!r}),
-                    ("text", OneHotEncoder(handle_unknown="ignore"), {TEXTS!r}),
-                ])
-            """
-        )
+        def build():
+            return ColumnTransformer([
+                ("num", "passthrough", {FLOATS + COUNTS!r}),
+                ("text", OneHotEncoder(handle_unknown="ignore"), {TEXTS!r}),
+            ])
+        """
+    deploy_workspace(
+        root,
+        frame,
+        name="oip",
+        endpoint=ENDPOINT,
+        features=features,
+        problem="A synthetic binary problem for the OIP benchmark.",
     )
-    with (root / "stead.toml").open("a") as fh:
-        fh.write(
-            textwrap.dedent(
-                """
-                [project]
-                name = "oip"
-                owner = "{owner}"
-                problem = "A synthetic binary problem for the OIP benchmark."
-                task = "binary"
-                kpi = "none"
-                assumptions = ["Synthetic features."]
-                intended_use = "Benchmarking only."
-
-                [features]
-                definition = "features:build"
-
-                [training]
-                snapshot = "oip"
-                estimator = "sklearn.linear_model.LogisticRegression"
-                seed = 7
-
-                [monitoring]
-                enabled = true
-
-                [alerts]
-                sinks = ["log"]
-                """
-            ).format(owner=current_actor())
-        )
-    text = (root / "stead.toml").read_text()
-    (root / "stead.toml").write_text(text.replace('# target = "default"', 'target = "target"', 1))
-    with Workspace.open(root) as ws:
-        ws.datasets.snapshot(frame, name="oip")
-        run = ws.runs.train().run.id
-        ref = ws.models.register(run, name="oip").version.ref
-        ws.runs.reproduce(run)
-        ws.models.promote(ref, to="production", reason="benchmark")
-        ws.endpoints.deploy(ENDPOINT, ref, reason="benchmark")
 
 
 def request(frame: pd.DataFrame, *, binary: bool) -> tuple[bytes, dict[str, str]]:

@@ -48,7 +48,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -56,8 +55,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from deployed import deploy_workspace  # benchmarks/deployed.py
 
-from stead.core.context import current_actor
 from stead.workspace import Workspace
 
 FEATURES = 20
@@ -96,55 +95,20 @@ def make_frame(rows: int = 5_000, seed: int = 0) -> pd.DataFrame:
 
 
 def prepare_workspace(root: Path, frame: pd.DataFrame) -> None:
-    Workspace.init(root)
-    (root / "features.py").write_text(
-        textwrap.dedent(
-            f"""
-            from sklearn.compose import ColumnTransformer
+    features = f"""
+        from sklearn.compose import ColumnTransformer
 
-            def build():
-                return ColumnTransformer([("num", "passthrough", {NAMES!r})])
-            """
-        )
+        def build():
+            return ColumnTransformer([("num", "passthrough", {NAMES!r})])
+        """
+    deploy_workspace(
+        root,
+        frame,
+        name="bench",
+        endpoint=ENDPOINT,
+        features=features,
+        problem="A synthetic binary problem for the serving benchmark.",
     )
-    with (root / "stead.toml").open("a") as fh:
-        fh.write(
-            textwrap.dedent(
-                """
-                [project]
-                name = "bench"
-                owner = "{owner}"
-                problem = "A synthetic binary problem for the serving benchmark."
-                task = "binary"
-                kpi = "none"
-                assumptions = ["Synthetic, standard-normal features."]
-                intended_use = "Benchmarking only."
-
-                [features]
-                definition = "features:build"
-
-                [training]
-                snapshot = "bench"
-                estimator = "sklearn.linear_model.LogisticRegression"
-                seed = 7
-
-                [monitoring]
-                enabled = true
-
-                [alerts]
-                sinks = ["log"]
-                """
-            ).format(owner=current_actor())
-        )
-    text = (root / "stead.toml").read_text()
-    (root / "stead.toml").write_text(text.replace('# target = "default"', 'target = "target"', 1))
-    with Workspace.open(root) as ws:
-        ws.datasets.snapshot(frame, name="bench")
-        run = ws.runs.train().run.id
-        ref = ws.models.register(run, name="bench").version.ref
-        ws.runs.reproduce(run)
-        ws.models.promote(ref, to="production", reason="benchmark")
-        ws.endpoints.deploy(ENDPOINT, ref, reason="benchmark")
 
 
 def in_process(root: Path, frame: pd.DataFrame) -> dict[str, float]:
