@@ -3,6 +3,7 @@ declared schema, and each refusal names the field, what was given and what is al
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,21 @@ def test_the_document_describes_every_route_the_server_has(deployed: Path) -> No
     assert predict_body["oneOf"] == [{"required": ["records"]}, {"required": ["columns"]}]
     record = predict_body["properties"]["records"]["items"]
     assert record["propertyNames"]["minLength"] == 1
+
+
+def test_an_oip_request_id_the_server_would_refuse_is_refused_by_the_schema(
+    deployed: Path,
+) -> None:
+    # The document allowed any "id" up to 128 characters, the server only the
+    # X-Request-Id alphabet: a schema-valid request was refused (found by fuzzing).
+    body = {
+        "id": "\u0091",
+        "inputs": [{"name": "age", "shape": [1], "datatype": "INT64", "data": [30]}],
+    }
+    with serving(deployed) as client:
+        response = client.post("/v2/models/credit/infer", json=body)
+        document = client.get("/openapi.json").json()
+    assert response.status_code == 400, response.text
+    assert [e["field"] for e in response.json()["details"]["errors"]] == ["id"]
+    infer = document["components"]["schemas"]["InferBody"]["properties"]["id"]
+    assert "pattern" in json.dumps(infer)

@@ -281,7 +281,10 @@ class InferBody(BaseModel):
     """``POST /v2/models/{name}/infer`` (the JSON form)."""
 
     model_config = ConfigDict(strict=True, frozen=True)
-    id: Annotated[str, Field(max_length=128)] | SkipJsonSchema[None] = optional()
+    # The client's request id (empty: none), held to the X-Request-Id rule.
+    id: Annotated[str, Field(pattern=r"^$|" + REQUEST_ID_PATTERN)] | SkipJsonSchema[None] = (
+        optional()
+    )
     inputs: Annotated[list[InferInput], Field(min_length=1)]
     outputs: list[InferOutput] | SkipJsonSchema[None] = optional()
     parameters: dict[str, Any] | SkipJsonSchema[None] = optional()
