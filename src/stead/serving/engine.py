@@ -33,6 +33,7 @@ from stead.core.errors import NotFound, SteadError, UsageError
 from stead.serving.answer import Answer, Part, PredictRequest
 from stead.serving.edge import EdgeBatch
 from stead.serving.errors import NotReady, PayloadTooLarge, PredictionFailed
+from stead.serving.log_group import GroupCommit
 from stead.serving.metrics import ServingMetrics
 from stead.serving.prediction_log import PredictionLog
 from stead.serving.record import PredictionRecord
@@ -74,6 +75,7 @@ class ServingEngine:
         self._watcher = watcher
         self._pool = pool
         self._log = prediction_log
+        self._group = GroupCommit(prediction_log)
         self._metrics = metrics
         self._settings = settings
         self._id_column = id_column
@@ -320,6 +322,8 @@ class ServingEngine:
         records = self._records(answer)
         if self._log.mode == "sync":
             await asyncio.to_thread(self._log.log_many, records)
+        elif self._log.mode == "journal":
+            await self._group.log(records)  # one journal write() per loop pass
         else:
             self._log.log_many(records)
         if answer.shadows and live is not None:
