@@ -3,6 +3,7 @@ with two real runs trained once per session and copied into each test's director
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,3 +82,12 @@ def artifact_file(ws: Workspace, digest: str) -> Path:
     path = ws.artifacts.local_path(digest)
     assert path is not None
     return path
+
+
+def alter_artifact(ws: Workspace, digest: str) -> None:
+    """Flip one byte in the middle of an artifact's file, as tampering on disk would."""
+    path = artifact_file(ws, digest)
+    os.chmod(path, 0o644)  # artifacts are written read-only
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))

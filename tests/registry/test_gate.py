@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +8,7 @@ from stead.core.errors import GateFailed, PermissionDenied, UsageError
 from stead.workspace import Workspace
 from tests.training.projects import set_tables
 
-from .governed import Runs, artifact_file, open_as, ready
+from .governed import Runs, alter_artifact, open_as, ready
 
 
 def test_a_ready_version_passes_every_before_deployment_item(reg: Workspace, runs: Runs) -> None:
@@ -177,10 +176,6 @@ def test_a_remembered_comparison_gives_the_same_answer_and_still_catches_tamperi
         again = {i.key: i for i in ws.models.checklist(challenger).items}["champion_challenger"]
         assert len(remembered) == 1 and (again.status, again.detail) == (first.status, first.detail)
         # The champion's model altered after the comparison was remembered: refused.
-        path = artifact_file(ws, ws.models.get(champion).artifacts["model"])
-        os.chmod(path, 0o644)
-        data = bytearray(path.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        path.write_bytes(bytes(data))
+        alter_artifact(ws, ws.models.get(champion).artifacts["model"])
         item = {i.key: i for i in ws.models.checklist(challenger).items}["champion_challenger"]
         assert item.status == "fail" and "was altered" in item.detail

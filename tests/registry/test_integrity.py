@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from stead.registry.signing import create_key
 from stead.training.evaluation import predict
 from stead.workspace import Workspace
 
-from .governed import Runs, artifact_file, ready
+from .governed import Runs, alter_artifact, ready
 
 
 def bits(array: np.ndarray) -> np.ndarray:
@@ -47,11 +46,7 @@ def test_altered_artifact_bytes_are_refused_naming_the_version_and_audited(
     reg: Workspace, runs: Runs
 ) -> None:
     version = reg.models.register(runs.good, name="credit").version
-    path = artifact_file(reg, version.artifacts["model"])
-    os.chmod(path, 0o644)  # artifacts are written read-only
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
+    alter_artifact(reg, version.artifacts["model"])
 
     with pytest.raises(IntegrityError, match="model artifact of model credit@1 was altered"):
         reg.models.load("credit@1")
