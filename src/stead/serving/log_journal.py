@@ -1,7 +1,9 @@
 """The prediction log's crash journal: every record on disk (in the kernel) before the answer.
 
 In ``journal`` mode (the default) ``PredictionLog.log()`` appends each record, as one
-line of JSON, to a local append-only file with ``write()`` before it returns. Once
+line (see :func:`to_line`), to a local append-only file with ``write()`` before it
+returns; the requests answered in one pass of the event loop share one ``write()``
+(:mod:`stead.serving.log_group`). Once
 ``write()`` returned the kernel holds the bytes, so a process that dies (``kill -9``,
 an out-of-memory kill, a crash) loses nothing it acknowledged; a machine crash loses at
 most what was written since the last ``fsync`` (``[serving.log] sync_interval``).
@@ -9,7 +11,7 @@ most what was written since the last ``fsync`` (``[serving.log] sync_interval``)
 Layout, below the log root::
 
     .journal/<writer>.lock                 held (flock) while the writer runs
-    .journal/<writer>-<unit>-<n>.jsonl     segments, in the order written
+    .journal/<writer>-<unit>-<n>.jsonl     segments, in the order written (one line a record)
 
 The writer converts records to Parquet off the request path (see
 :mod:`stead.serving.prediction_log`). A *unit* is what one Parquet flush writes: its

@@ -303,7 +303,7 @@ class PredictionLog(WriterWork):
 
     def _lines(self, batch: list[PredictionRecord]) -> tuple[list[PredictionRecord], bytes]:
         # Sanitised and serialised on the caller's thread, outside the lock. A record
-        # JSON cannot hold is quarantined here; the others go on, sanitised.
+        # that cannot be serialised is quarantined here; the others go on, sanitised.
         lines = []
         kept = []
         for record in batch:
