@@ -319,13 +319,7 @@ class ServingEngine:
             PredictionLogError: sync mode, and the records could not be made durable.
         """
         live = self._watcher.table.get(answer.request.endpoint)
-        records = self._records(answer)
-        if self._log.mode == "sync":
-            await asyncio.to_thread(self._log.log_many, records)
-        elif self._log.mode == "journal":
-            await self._group.log(records)  # one journal write() per loop pass
-        else:
-            self._log.log_many(records)
+        await self._log_records(self._records(answer))
         if answer.shadows and live is not None:
             for ref in answer.shadows:
                 task = asyncio.get_running_loop().create_task(self._shadow(live, answer, ref))
@@ -369,8 +363,14 @@ class ServingEngine:
             )
             for i, record in enumerate(inputs)
         ]
-        if self._log.mode == "sync":
+        await self._log_records(records)
+
+    async def _log_records(self, records: list[PredictionRecord]) -> None:
+        """Log the records of one answer (or refusal) as the log's mode needs."""
+        if self._log.mode == "sync":  # durable in Parquet: wait off the event loop
             await asyncio.to_thread(self._log.log_many, records)
+        elif self._log.mode == "journal":
+            await self._group.log(records)  # one journal write() per loop pass
         else:
             self._log.log_many(records)
 

@@ -13,6 +13,7 @@ Predict takes ``{"records": [{field: value, ...}, ...]}`` or ``{"columns": {fiel
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,22 +56,10 @@ async def feedback(request: Request) -> Response:
     service = getattr(ws, "feedback", None)
     if service is None:
         raise NotImplementedYet("feedback is not available in this server")
-    if body.correct:
-        outcome = await asyncio.to_thread(
-            service.correct,
-            name,
-            body.request_id,
-            label=body.label,
-            reason=body.reason,
-            principal=who,
-        )
-    else:
-        outcome = await asyncio.to_thread(
-            service.record,
-            name,
-            body.request_id,
-            label=body.label,
-            kpis=body.kpis,
-            principal=who,
-        )
+    call = (
+        functools.partial(service.correct, reason=body.reason)
+        if body.correct
+        else functools.partial(service.record, kpis=body.kpis)
+    )
+    outcome = await asyncio.to_thread(call, name, body.request_id, label=body.label, principal=who)
     return json_response(outcome.to_dict())
