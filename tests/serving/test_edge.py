@@ -77,28 +77,65 @@ def test_missing_and_unknown_fields_name_the_records() -> None:
 
 def test_the_message_says_what_and_where() -> None:
     with pytest.raises(ContractViolation) as refused:
-        edge().check_records([{**GOOD, "income": 250.0}])
-    assert "field 'income' is outside [0, 100] in record 0: 250" in refused.value.message
+        edge(out_of_range="error").check_records([{**GOOD, "income": 250.0}])
+    assert (
+        "field 'income' is above the training range [0, 100] in record 0: 250"
+        in refused.value.message
+    )
     assert refused.value.details["model_version"] == "credit@1"
 
 
 def test_infinity_and_nan_are_refused_where_nulls_are() -> None:
     found = violations([{**GOOD, "income": float("inf")}, {**GOOD, "income": float("nan")}])
-    assert found == [("income", "null_values", [1]), ("income", "out_of_range", [0])]
+    assert found == [("income", "null_values", [1]), ("income", "wrong_type", [0])]
+
+
+def test_infinity_is_malformed_even_when_out_of_range_is_served() -> None:
+    with pytest.raises(ContractViolation, match="'income' expects finite numbers in record 0"):
+        edge(out_of_range="warn").check_records([{**GOOD, "income": float("-inf")}])
+
+
+def test_out_of_range_is_served_by_default_and_flagged_per_record_and_side() -> None:
+    batch = edge().check_records(
+        [GOOD, {**GOOD, "age": 99}, {**GOOD, "income": -5.0, "age": 17}, GOOD]
+    )
+    assert batch.rows == 4 and batch.arrays["age"][1] == 99.0
+    assert batch.out_of_range == {1: ["age"], 2: ["income", "age"]}
+    assert [(w.column, w.severity, w.rows, w.message) for w in batch.warnings] == [
+        ("income", "warning", [2], "field 'income' is below the training range [0, 100] "
+         "in record 2: -5"),
+        ("age", "warning", [2], "field 'age' is below the training range [18, 80] in record 2: 17"),
+        ("age", "warning", [1], "field 'age' is above the training range [18, 80] in record 1: 99"),
+    ]
+
+
+def test_out_of_range_error_refuses() -> None:
+    with pytest.raises(ContractViolation) as refused:
+        edge(out_of_range="error").check_records([GOOD, {**GOOD, "age": 99}])
+    [violation] = refused.value.details["violations"]
+    assert (violation["kind"], violation["rows"], violation["severity"]) == (
+        "out_of_range",
+        [1],
+        "error",
+    )
 
 
 def test_warn_policies_answer_and_report() -> None:
-    lenient = edge(
-        out_of_range="warn", policy=ValidationSettings(unseen_categories="warn")
-    ).check_records([{**GOOD, "age": 99, "region": "west"}])
+    lenient = edge(policy=ValidationSettings(unseen_categories="warn")).check_records(
+        [{**GOOD, "age": 99, "region": "west"}]
+    )
     assert [(w.column, w.kind, w.severity) for w in lenient.warnings] == [
         ("age", "out_of_range", "warning"),
         ("region", "unseen_category", "warning"),
     ]
-    widened = edge(policy=ValidationSettings(range_tolerance=0.5)).check_records(
+    widened = edge(
+        out_of_range="error", policy=ValidationSettings(range_tolerance=0.5)
+    ).check_records([{**GOOD, "age": 99}])
+    assert widened.arrays["age"][0] == 99.0 and not widened.out_of_range
+    tolerant = edge(policy=ValidationSettings(range_tolerance=0.1)).check_records(
         [{**GOOD, "age": 99}]
     )
-    assert widened.arrays["age"][0] == 99.0
+    assert "[18, 80] (accepted: [11.8, 86.2])" in tolerant.warnings[0].message
 
 
 def test_the_columnar_form_is_checked_the_same_way() -> None:

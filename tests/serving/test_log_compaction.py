@@ -17,7 +17,7 @@ import pytest
 
 from stead.core.errors import UsageError
 from stead.serving.log_compaction import LOCK_FILE, compact_log
-from stead.serving.log_format import COMPACTED_PREFIX, live_part_files
+from stead.serving.log_format import COMPACTED_PREFIX, decode, live_part_files
 from stead.serving.log_reader import read_predictions
 from stead.serving.log_tail import follow
 from stead.serving.prediction_log import PredictionLog
@@ -222,3 +222,28 @@ def test_a_damaged_part_is_reported_left_in_place_and_the_rest_merged(tmp_path: 
     assert damaged.read_bytes() == b"not parquet"
     damaged.unlink()  # what the report tells the operator to do
     assert len(everything(tmp_path)) == 15
+
+
+def test_out_of_range_flags_survive_compaction_beside_files_without_them(
+    tmp_path: Path,
+) -> None:
+    # Files of a server from before the flags existed have no out_of_range column.
+    plain = small_parts(0, files=2)
+    flagged = [
+        [make_record(20, out_of_range=("income",)), make_record(21)],
+        [make_record(22, out_of_range=("age", "income"))],
+    ]
+    write_parts(tmp_path, [*plain, *flagged])
+    before = everything(tmp_path)
+
+    compact_log(tmp_path, now=LATER)
+
+    after = everything(tmp_path)
+    flags = {
+        r: list(v) for r, v in zip(after["request_id"], after["out_of_range"], strict=True)
+        if v is not None
+    }
+    assert flags == {"req-000020": ["income"], "req-000022": ["age", "income"]}
+    assert after["out_of_range"].isna().sum() == len(before) - 2
+    [record] = decode(find_predictions(tmp_path, ["req-000022"]))
+    assert record.out_of_range == ("age", "income")

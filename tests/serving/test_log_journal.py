@@ -4,8 +4,10 @@ temporary files of a crash are cleaned at start."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -168,3 +170,12 @@ def test_a_failed_parquet_write_is_retried_from_the_journal(tmp_path: Path) -> N
     assert (stats.written, stats.failed, stats.pending) == (5, 0, 0)
     assert len(read_predictions(tmp_path, "credit")) == 5
     assert not list((tmp_path / JOURNAL_DIR).glob("*.jsonl"))
+
+
+def test_out_of_range_flags_cross_the_journal_and_old_lines_still_read() -> None:
+    flagged = make_record(1, out_of_range=("income",))
+    assert from_line(to_line(flagged)).out_of_range == ("income",)
+    # A line written before the flags existed: the 14 fields alone.
+    row = pickle.loads(base64.b64decode(to_line(make_record(2))))
+    old = base64.b64encode(pickle.dumps(row[:14])) + b"\n"
+    assert from_line(old).out_of_range == () and from_line(old).request_id == "req-000002"

@@ -13,15 +13,23 @@ same ``kind`` names), with the record index where the data contract says row:
 - ``missing_column`` / ``unexpected_column``: a field the contract has that a record
   lacks, or one it does not know (besides the ``[columns] id`` entity key);
 - ``wrong_type``: text or true/false for a number, a fraction for a whole number, a
-  number for text ...;
+  number for text, an infinite number ...;
 - ``null_values``: null (or NaN) where the contract allows none;
-- ``out_of_range``: outside the contract's range (widened by ``[validation]
-  range_tolerance``), or infinite; an error unless ``[serving] out_of_range = "warn"``;
+- ``out_of_range``: above or below the training range (widened by ``[validation]
+  range_tolerance``), one violation per field and side; a warning unless
+  ``[serving] out_of_range = "error"``;
 - ``unseen_category``: text never seen in training; an error unless ``[validation]
   unseen_categories = "warn"``.
 
 Every violation of a request is reported at once, in a 422 with code
-``contract_violation``; warnings travel with the answer.
+``contract_violation``; warnings travel with the answer, and the batch says which
+records were served outside the range (:attr:`EdgeBatch.out_of_range`) for the log.
+
+Why out of range is served but infinity is not: a finite value past the training
+maximum (the riskiest customers, a hot day) is a real input the model can score and
+whose answer the caller needs; it is flagged so nobody mistakes it for a routine one.
+``Infinity`` (which Python's JSON parser accepts) or a NaN where nulls are not allowed
+is no measurement at all: it is malformed and always refused, whatever the setting.
 """
 
 from __future__ import annotations
@@ -62,12 +70,15 @@ class EdgeBatch:
             datetime64 arrays.
         records: each record as received (the log keeps these, sanitized).
         warnings: violations the policy lets through.
+        out_of_range: record (its index in the batch) → the fields it carried outside
+            the training range and was served with; records within range are absent.
     """
 
     rows: int
     arrays: dict[str, np.ndarray]
     records: Callable[[], list[dict[str, Any]]]
     warnings: list[Violation] = field(default_factory=list)
+    out_of_range: dict[int, list[str]] = field(default_factory=dict)
 
     def frame(self, columns: Sequence[str]) -> pd.DataFrame:
         """The records as a DataFrame of ``columns`` (for code that needs one)."""
@@ -80,7 +91,7 @@ class EdgeContract:
     Args:
         contract: the version's input contract.
         policy: ``[validation]``: range tolerance and what unseen categories are.
-        out_of_range: ``"error"`` or ``"warn"`` (``[serving] out_of_range``).
+        out_of_range: ``"warn"`` or ``"error"`` (``[serving] out_of_range``).
         extra: fields a record may carry besides the contract's (the entity key).
         model: the version's name, for messages.
     """
@@ -90,7 +101,7 @@ class EdgeContract:
         contract: Contract,
         *,
         policy: ValidationSettings,
-        out_of_range: str = "error",
+        out_of_range: str = "warn",
         extra: Sequence[str] = (),
         model: str = "the model",
     ) -> None:
@@ -189,6 +200,7 @@ class EdgeContract:
             arrays=batch.arrays,
             records=lambda: list(records),
             warnings=batch.warnings,
+            out_of_range=batch.out_of_range,
         )
 
     def check_columns(
@@ -237,7 +249,13 @@ class EdgeContract:
                 dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)
             ]
 
-        return EdgeBatch(rows=rows, arrays=batch.arrays, records=records, warnings=batch.warnings)
+        return EdgeBatch(
+            rows=rows,
+            arrays=batch.arrays,
+            records=records,
+            warnings=batch.warnings,
+            out_of_range=batch.out_of_range,
+        )
 
     # -- converting and checking ----------------------------------------------------
 
@@ -250,8 +268,9 @@ class EdgeContract:
     ) -> EdgeBatch:
         problems: list[Violation] = []
         arrays: dict[str, np.ndarray] = {}
+        flagged: dict[int, list[str]] = {}
         if self._numeric:
-            problems += self._numbers(column, rows, positions, arrays, flat)
+            problems += self._numbers(column, rows, positions, arrays, flat, flagged)
         for col in self._other:
             problems += self._column(col, column(col.name), positions, arrays)
         errors = [p for p in problems if p.severity == "error"]
@@ -262,6 +281,7 @@ class EdgeContract:
             arrays=arrays,
             records=list,
             warnings=[p for p in problems if p.severity == "warning"],
+            out_of_range=flagged,
         )
 
     def _numbers(
@@ -271,6 +291,7 @@ class EdgeContract:
         positions: Sequence[int] | None,
         arrays: dict[str, np.ndarray],
         flat: list[Any] | None,
+        flagged: dict[int, list[str]],
     ) -> list[Violation]:
         problems: list[Violation] = []
         count = len(self._numeric)
@@ -305,7 +326,8 @@ class EdgeContract:
             if mistyped is not None:
                 null &= ~mistyped
             infinite = np.isinf(matrix)
-            outside = infinite | (matrix < self._low[:, None]) | (matrix > self._high[:, None])
+            below = (matrix < self._low_col) & ~infinite
+            above = (matrix > self._high_col) & ~infinite
             fraction = self._whole[:, None] & np.isfinite(matrix) & (matrix != np.floor(matrix))
         for j in np.flatnonzero(null.any(axis=1) & ~self._nullable).tolist():
             col = self._numeric[j]
@@ -323,21 +345,29 @@ class EdgeContract:
             col = self._numeric[j]
             bad = np.flatnonzero(fraction[j]).tolist()
             problems.append(self._wrong_type(col, matrix[j].tolist(), bad, positions))
-        for j in np.flatnonzero(outside.any(axis=1)).tolist():
+        for j in np.flatnonzero(infinite.any(axis=1)).tolist():
             col = self._numeric[j]
-            bad = np.flatnonzero(outside[j]).tolist()
+            bad = np.flatnonzero(infinite[j]).tolist()
             examples = ", ".join(f"{matrix[j, i]:g}" for i in bad[:3])
             problems.append(
                 self._violation(
                     col.name,
-                    "out_of_range",
+                    "wrong_type",
                     bad,
                     positions,
-                    f"field {col.name!r} is outside [{self._low[j]:g}, {self._high[j]:g}]",
-                    self._range_severity,
-                    detail=f": {examples}",
+                    f"field {col.name!r} expects finite numbers",
+                    detail=f"; got {examples}",
                 )
             )
+        for j in np.flatnonzero((below | above).any(axis=1)).tolist():
+            col = self._numeric[j]
+            for side, outside in (("below", below[j]), ("above", above[j])):
+                bad = np.flatnonzero(outside).tolist()
+                if bad:
+                    problems.append(self._outside(j, side, bad, matrix[j], positions))
+                    if self._range_severity == "warning":
+                        for i in bad:
+                            flagged.setdefault(i, []).append(col.name)
         for j, col in enumerate(self._numeric):
             arrays[col.name] = matrix[j]
         return problems
@@ -415,6 +445,31 @@ class EdgeContract:
 
     # -- reporting ------------------------------------------------------------------
 
+    def _outside(
+        self,
+        j: int,
+        side: str,
+        bad: list[int],
+        values: np.ndarray,
+        positions: Sequence[int] | None,
+    ) -> Violation:
+        """``field 'balance' is above the training range [0, 5e+04] in record 2: 9e+04``,
+        with the accepted bounds when ``[validation] range_tolerance`` widens them."""
+        col = self._numeric[j]
+        trained = f"[{_bound(col.min, -np.inf):g}, {_bound(col.max, np.inf):g}]"
+        accepted = f"[{self._low[j]:g}, {self._high[j]:g}]"
+        widened = "" if accepted == trained else f" (accepted: {accepted})"
+        examples = ", ".join(f"{values[i]:g}" for i in bad[:3])
+        return self._violation(
+            col.name,
+            "out_of_range",
+            bad,
+            positions,
+            f"field {col.name!r} is {side} the training range {trained}{widened}",
+            self._range_severity,
+            detail=f": {examples}",
+        )
+
     def _wrong_type(
         self,
         col: ColumnContract,
@@ -476,6 +531,10 @@ def _floats(values: list[Any]) -> np.ndarray | None:
 def _number(value: Any) -> bool:
     kind = type(value)
     return kind is float or (kind is int and -FLOAT_MAX <= value <= FLOAT_MAX)
+
+
+def _bound(value: float | None, missing: float) -> float:
+    return missing if value is None else value
 
 
 def _short(text: str) -> str:

@@ -21,6 +21,10 @@ Each file holds one batch of one endpoint and one UTC day. Columns:
   ``REFUSED_INPUT_CHARS`` characters (PII fields hashed or dropped first). Whatever it
   carried (50,000 extra keys, a text where a number belongs) cannot widen the day's
   files or change the type of an input column the accepted traffic is read from.
+- an answered record served with inputs outside the training range names those fields
+  in ``out_of_range`` (a list of text; null when all were in range). The column is
+  written only in files that hold such a record, so files from before it existed and
+  files without one read alike: a missing column is null, "nothing flagged".
 
 Why flattened columns rather than one JSON text column for inputs and outputs: the log
 is written once and read by monitors over and over. Drift of one feature over a window
@@ -84,6 +88,7 @@ BASE_SCHEMA = pa.schema(
 )
 METADATA = {b"stead.prediction_log.format": FORMAT_VERSION.encode()}
 REFUSED_INPUTS = "refused_inputs"
+OUT_OF_RANGE = "out_of_range"
 REFUSED_INPUT_CHARS = 4_096
 # The inputs of a refused record that are already its bounded text (the journal's form).
 REFUSED_KEY = "\x00refused"
@@ -172,6 +177,11 @@ def encode(records: Sequence[PredictionRecord], sanitizer: Sanitizer = NO_PII) -
                 ],
                 pa.string(),
             )
+        )
+    if any(r.out_of_range for r in records):
+        names.append(OUT_OF_RANGE)
+        arrays.append(
+            pa.array([list(r.out_of_range) or None for r in records], pa.list_(pa.string()))
         )
     groups = (
         (INPUTS, [None if no else r.inputs for r, no in zip(records, refused, strict=True)], False),
@@ -413,6 +423,7 @@ def decode(table: pa.Table, *, endpoint: str | None = None) -> list[PredictionRe
                 error=fields.get("error"),
                 entity_key=fields.get("entity_key"),
                 explanation=groups[EXPLANATION] or None,
+                out_of_range=tuple(fields.get(OUT_OF_RANGE) or ()),
             )
         )
     return records

@@ -95,6 +95,7 @@ def to_line(record: PredictionRecord) -> bytes:
         record.error,
         record.entity_key,
         record.explanation,
+        list(record.out_of_range),
     ]
     buffer = io.BytesIO()
     _Pickler(buffer, 5).dump(row)
@@ -111,10 +112,12 @@ def from_line(line: bytes) -> PredictionRecord:
         row = _Unpickler(io.BytesIO(base64.b64decode(line.strip(), validate=True))).load()
     except (pickle.UnpicklingError, EOFError, binascii.Error, TypeError) as exc:
         raise ValueError(f"not a journal record: {exc}") from exc
-    if not isinstance(row, list) or len(row) != 14:
+    # 14 fields: a line written before out-of-range flags were logged.
+    if not isinstance(row, list) or len(row) not in (14, 15):
         raise ValueError("not a journal record")
     (rid, micros, endpoint, revision, version, role, fsv, snapshot) = row[:8]
-    (inputs, outputs, latency, error, entity_key, explanation) = row[8:]
+    (inputs, outputs, latency, error, entity_key, explanation) = row[8:14]
+    flagged = row[14] if len(row) == 15 else []
     return PredictionRecord(
         request_id=rid,
         timestamp=EPOCH + timedelta(microseconds=micros),
@@ -130,6 +133,7 @@ def from_line(line: bytes) -> PredictionRecord:
         error=error,
         entity_key=entity_key,
         explanation=explanation,
+        out_of_range=tuple(flagged),
     )
 
 

@@ -64,6 +64,8 @@ class PredictionRecord:
         error: ``None``, or what went wrong (the prediction may then be empty).
         entity_key: the entity the canary routing hashed, when there was one.
         explanation: per-feature contributions, when the caller asked for them.
+        out_of_range: the input fields outside the training range that the model was
+            served with anyway (``[serving] out_of_range = "warn"``), in contract order.
 
     Raises:
         UsageError: on a naive timestamp, an unknown role or an unusable endpoint name.
@@ -83,6 +85,7 @@ class PredictionRecord:
     error: str | None = None
     entity_key: str | None = None
     explanation: dict[str, Any] | None = None
+    out_of_range: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Checked here, on the caller's thread, so a bad record fails where it was made

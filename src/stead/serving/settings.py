@@ -89,9 +89,11 @@ class ServingSettings:
     default_endpoint: str | None = None
     # Seconds a response stored under an Idempotency-Key is replayed.
     idempotency_ttl: float = 86_400.0
-    # A value outside the contract's range: "error" refuses the request (422), "warn"
-    # answers and reports it. Unseen categories follow [validation] unseen_categories.
-    out_of_range: Literal["error", "warn"] = "error"
+    # A finite value outside the training range: "warn" answers it, flagged in the
+    # answer and the log (a balance above the training maximum is a customer, not a
+    # mistake); "error" refuses the request (422). Infinity is refused either way;
+    # unseen categories follow [validation] unseen_categories.
+    out_of_range: Literal["error", "warn"] = "warn"
     # A regression shadow disagrees when its value differs by more than this fraction.
     shadow_tolerance: float = 1e-6
     # When /readyz and /v2/health/ready say ready: "all" once every deployed endpoint is
