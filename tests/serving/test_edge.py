@@ -102,8 +102,12 @@ def test_out_of_range_is_served_by_default_and_flagged_per_record_and_side() -> 
     assert batch.rows == 4 and batch.arrays["age"][1] == 99.0
     assert batch.out_of_range == {1: ["age"], 2: ["income", "age"]}
     assert [(w.column, w.severity, w.rows, w.message) for w in batch.warnings] == [
-        ("income", "warning", [2], "field 'income' is below the training range [0, 100] "
-         "in record 2: -5"),
+        (
+            "income",
+            "warning",
+            [2],
+            "field 'income' is below the training range [0, 100] in record 2: -5",
+        ),
         ("age", "warning", [2], "field 'age' is below the training range [18, 80] in record 2: 17"),
         ("age", "warning", [1], "field 'age' is above the training range [18, 80] in record 1: 99"),
     ]

@@ -240,7 +240,8 @@ def test_out_of_range_flags_survive_compaction_beside_files_without_them(
 
     after = everything(tmp_path)
     flags = {
-        r: list(v) for r, v in zip(after["request_id"], after["out_of_range"], strict=True)
+        r: list(v)
+        for r, v in zip(after["request_id"], after["out_of_range"], strict=True)
         if v is not None
     }
     assert flags == {"req-000020": ["income"], "req-000022": ["age", "income"]}

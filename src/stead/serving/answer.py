@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from stead.core.errors import ContractViolation
     from stead.serving.edge import EdgeBatch
     from stead.serving.explain import Explanation
     from stead.serving.served import ServedModel
@@ -23,6 +24,9 @@ class PredictRequest:
     columns: dict[str, Any] | None = None
     entity_key: str | None = None
     explain: bool = False
+    # Answer the records that meet the contract and give the others their own error
+    # (see :class:`RecordError`), instead of refusing the whole request.
+    record_errors: bool = False
 
     @property
     def rows(self) -> int:
@@ -45,6 +49,31 @@ class PredictRequest:
         assert self.columns is not None
         values = self.columns.get(name)
         return values if isinstance(values, list) else None
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """One record refused by its version's contract while the request's others were
+    answered (``record_errors``); logged with role ``rejected`` like a refused request."""
+
+    record: int
+    request_id: str
+    served: ServedModel
+    error: ContractViolation
+
+    @property
+    def reason(self) -> str:
+        """What the log keeps in ``error``."""
+        return f"{self.error.code}: {self.error.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "request_id": self.request_id,
+            "code": self.error.code,
+            "message": self.error.message,
+            "violations": self.error.details.get("violations", []),
+        }
 
 
 @dataclass
@@ -78,6 +107,10 @@ class Answer:
     shadows: tuple[str, ...]
     parts: list[Part]
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # Per record, the fields served outside the training range (empty: none).
+    out_of_range: list[tuple[str, ...]] = field(default_factory=list)
+    # The records refused on their own (``record_errors``), by record index.
+    errors: list[RecordError] = field(default_factory=list)
     # Per record, the part that answered it and its place there (``None``: not explained).
     explanations: list[tuple[Explanation, int] | None] | None = None
     timestamp: Any = None
@@ -95,8 +128,12 @@ class Answer:
         """The native API's response."""
         mixed = self.model_version == "mixed"
         several = len(self.outputs) > 1
-        predictions = []
+        refused = {e.record for e in self.errors}
+        predictions: list[dict[str, Any] | None] = []
         for i, output in enumerate(self.outputs):
+            if i in refused:  # its place kept, so positions stay those of the request
+                predictions.append(None)
+                continue
             item = dict(output)
             if several:
                 item["request_id"] = self.ids[i]
@@ -107,6 +144,8 @@ class Answer:
                 explanation, j = self.explanations[i]  # type: ignore[misc]
                 item["explanation"] = explanation.contributions[j]
                 item.update(explanation.answer(j))
+            if self.out_of_range and self.out_of_range[i]:
+                item["out_of_range"] = list(self.out_of_range[i])
             predictions.append(item)
         body: dict[str, Any] = {
             "request_id": self.request.request_id,
@@ -118,4 +157,6 @@ class Answer:
         }
         if self.warnings:
             body["warnings"] = self.warnings
+        if self.errors:
+            body["errors"] = [e.to_dict() for e in self.errors]
         return body

@@ -18,6 +18,11 @@ For a request to an endpoint it:
 A request with one record has one request id. With several, record ``i`` is logged as
 ``<request id>.<i>`` (and the response says so), so feedback and lineage address one
 record.
+
+With ``record_errors`` (``?record_errors=true``), a record that breaks its version's
+contract gets its own error and the others are answered; its id is still
+``<request id>.<i>`` and it is logged as refused. Only when no record is left is the
+request refused as a whole (422), as without the option.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from stead.core.clock import utcnow
-from stead.core.errors import NotFound, SteadError, UsageError
-from stead.serving.answer import Answer, Part, PredictRequest
+from stead.core.errors import ContractViolation, NotFound, SteadError, UsageError
+from stead.serving.answer import Answer, Part, PredictRequest, RecordError
+from stead.serving.answer_log import answered_records, record, refused_records, request_ids
 from stead.serving.edge import EdgeBatch
 from stead.serving.errors import NotReady, PayloadTooLarge, PredictionFailed
 from stead.serving.log_group import GroupCommit
@@ -133,9 +139,23 @@ class ServingEngine:
         keys = self._keys(request, rows)
         groups, shadows = self._route(live, request, keys)
         checked = []
+        errors: list[RecordError] = []
+        ids = request_ids(request.request_id, rows)
         for ref, role, positions in groups:
             served = self._pool.get(ref)  # held: a switch meanwhile does not take it away
-            checked.append((served, role, positions, self._check(served, request, positions, rows)))
+            try:
+                batch = self._check(served, request, positions, rows)
+            except ContractViolation:
+                if not request.record_errors:
+                    raise
+                good, bad = self._separate(served, request, positions, rows, ids)
+                errors += bad
+                if not good:
+                    if len(errors) == rows:
+                        raise
+                    continue
+                positions, batch = good, self._check(served, request, good, rows)
+            checked.append((served, role, positions, batch))
         answers = [
             self._answer(live, request, served, role, positions, batch, rows, started)
             for served, role, positions, batch in checked
@@ -143,7 +163,28 @@ class ServingEngine:
         parts = [await answers[0]] if len(answers) == 1 else await asyncio.gather(*answers)
         if request.explain:
             await self._explain(parts)
-        return self._assemble(live, request, keys, shadows, list(parts), rows)
+        return self._assemble(live, request, keys, shadows, list(parts), rows, ids, errors)
+
+    def _separate(
+        self,
+        served: ServedModel,
+        request: PredictRequest,
+        positions: list[int] | None,
+        rows: int,
+        ids: list[str],
+    ) -> tuple[list[int], list[RecordError]]:
+        """The records of a refused group that meet the contract, and an error for each
+        other, found by checking every record alone (the refusal's path only)."""
+        good: list[int] = []
+        bad: list[RecordError] = []
+        for i in positions if positions is not None else range(rows):
+            try:
+                self._check(served, request, [i], rows)
+            except ContractViolation as refused:
+                bad.append(RecordError(i, ids[i], served, refused))
+            else:
+                good.append(i)
+        return good, bad
 
     def _keys(self, request: PredictRequest, rows: int) -> list[str | None]:
         if request.entity_key is not None:
@@ -276,10 +317,15 @@ class ServingEngine:
         shadows: tuple[str, ...],
         parts: list[Part],
         rows: int,
+        ids: list[str],
+        errors: list[RecordError],
     ) -> Answer:
         outputs: list[dict[str, Any]] = [{}] * rows
         versions = [""] * rows
         fallback = [False] * rows
+        flags: list[tuple[str, ...]] = [()] * rows
+        for error in errors:
+            versions[error.record] = error.served.ref
         explanations: list[tuple[Explanation, int] | None] | None = (
             [None] * rows if request.explain else None
         )
@@ -291,9 +337,9 @@ class ServingEngine:
                 fallback[i] = part.role == "fallback"
                 if explanations is not None and part.explanation is not None:
                     explanations[i] = (part.explanation, j)
+            for j, names in part.batch.out_of_range.items():
+                flags[part.positions[j]] = tuple(names)
             warnings.extend(w.to_dict() for w in part.batch.warnings)
-        rid = request.request_id
-        ids = [rid] if rows == 1 else [f"{rid}.{i}" for i in range(rows)]
         return Answer(
             request=request,
             revision=live.revision,
@@ -305,6 +351,8 @@ class ServingEngine:
             shadows=shadows,
             parts=parts,
             warnings=warnings,
+            out_of_range=flags,
+            errors=sorted(errors, key=lambda e: e.record),
             explanations=explanations,
             timestamp=utcnow(),
         )
@@ -319,7 +367,17 @@ class ServingEngine:
             PredictionLogError: sync mode, and the records could not be made durable.
         """
         live = self._watcher.table.get(answer.request.endpoint)
-        await self._log_records(self._records(answer))
+        records = answered_records(answer)
+        for error in answer.errors:
+            records += refused_records(
+                answer.request,
+                {error.record: error.reason},
+                served=error.served,
+                revision=answer.revision,
+                timestamp=answer.timestamp,
+                ids=answer.ids,
+            )
+        await self._log_records(records)
         if answer.shadows and live is not None:
             for ref in answer.shadows:
                 task = asyncio.get_running_loop().create_task(self._shadow(live, answer, ref))
@@ -340,29 +398,15 @@ class ServingEngine:
             served = self._pool.get(str(version))
         except SteadError:
             return
-        inputs = request.record_dicts()
-        rid = request.request_id
-        ids = [rid] if len(inputs) == 1 else [f"{rid}.{i}" for i in range(len(inputs))]
-        reason = f"{error.code}: {error.message}"[:2000]
-        now = utcnow()
-        records = [
-            PredictionRecord(
-                request_id=ids[i],
-                timestamp=now,
-                endpoint=request.endpoint,
-                revision=live.revision,
-                model_version=served.ref,
-                role="rejected",
-                feature_set_version=served.version.feature_set_version,
-                snapshot=served.version.snapshot_ref,
-                inputs=record,
-                outputs={},
-                latency_ms=0.0,
-                error=reason,
-                entity_key=request.entity_key,
-            )
-            for i, record in enumerate(inputs)
-        ]
+        reason = f"{error.code}: {error.message}"
+        records = refused_records(
+            request,
+            dict.fromkeys(range(request.rows), reason),
+            served=served,
+            revision=live.revision,
+            timestamp=utcnow(),
+            ids=request_ids(request.request_id, request.rows),
+        )
         await self._log_records(records)
 
     async def _log_records(self, records: list[PredictionRecord]) -> None:
@@ -374,113 +418,49 @@ class ServingEngine:
         else:
             self._log.log_many(records)
 
-    def _records(self, answer: Answer) -> list[PredictionRecord]:
-        request = answer.request
-        inputs = request.record_dicts()
-        out: list[PredictionRecord] = []
-        for part in answer.parts:
-            latency = part.seconds * 1000.0
-            for j, i in enumerate(part.positions):
-                if part.failed is not None:
-                    out.append(
-                        self._record(
-                            answer,
-                            i,
-                            part.failed,
-                            part.failed_role or "production",
-                            inputs[i],
-                            {},
-                            latency,
-                            part.failure,
-                        )
-                    )
-                explanation = (
-                    part.explanation.contributions[j] if part.explanation is not None else None
-                )
-                out.append(
-                    self._record(
-                        answer,
-                        i,
-                        part.served,
-                        part.role,
-                        inputs[i],
-                        part.outputs[j],
-                        latency,
-                        None,
-                        explanation,
-                    )
-                )
-        return out
-
-    def _record(
-        self,
-        answer: Answer,
-        i: int,
-        served: ServedModel,
-        role: str,
-        inputs: dict[str, Any],
-        outputs: dict[str, Any],
-        latency_ms: float,
-        error: str | None,
-        explanation: dict[str, float] | None = None,
-    ) -> PredictionRecord:
-        version = served.version
-        return PredictionRecord(
-            request_id=answer.ids[i],
-            timestamp=answer.timestamp,
-            endpoint=answer.request.endpoint,
-            revision=answer.revision,
-            model_version=served.ref,
-            role=role,  # type: ignore[arg-type]
-            feature_set_version=version.feature_set_version,
-            snapshot=version.snapshot_ref,
-            inputs=inputs,
-            outputs=outputs,
-            latency_ms=latency_ms,
-            error=error,
-            entity_key=answer.keys[i],
-            explanation=explanation,
-        )
-
     async def _shadow(self, live: LiveEndpoint, answer: Answer, ref: str) -> None:
         request = answer.request
         started = time.perf_counter()
         inputs = request.record_dicts()
         rows = len(answer.outputs)
+        refused = {e.record for e in answer.errors}
+        # A shadow mirrors what production answered: not the records refused on their own.
+        at = [i for i in range(rows) if i not in refused] if refused else None
+        where = at if at is not None else list(range(rows))
         try:
             served = self._pool.get(ref)
         except KeyError:
             self._metrics.shadow_failed(live.name, ref)
             return
         try:
-            batch = self._check(served, request, None, rows)
+            batch = self._check(served, request, at, rows)
             outputs = await served.predict(batch)
         except Exception as exc:  # a shadow never affects anything but its own log rows
             self._metrics.shadow_failed(live.name, ref)
             error = exc.message if isinstance(exc, SteadError) else f"{type(exc).__name__}: {exc}"
             latency = (time.perf_counter() - started) * 1000.0
             records = [
-                self._record(answer, i, served, "shadow", inputs[i], {}, latency, error)
-                for i in range(rows)
+                record(answer, i, served, "shadow", inputs[i], {}, latency, error) for i in where
             ]
         else:
             latency = (time.perf_counter() - started) * 1000.0
-            agrees = [self._agree(a, b) for a, b in zip(answer.outputs, outputs, strict=True)]
+            agrees = [self._agree(answer.outputs[i], outputs[j]) for j, i in enumerate(where)]
             self._metrics.shadowed(
-                live.name, ref, compared=rows, differed=sum(1 for a in agrees if not a)
+                live.name, ref, compared=len(where), differed=sum(1 for a in agrees if not a)
             )
             records = [
-                self._record(
+                record(
                     answer,
                     i,
                     served,
                     "shadow",
                     inputs[i],
-                    {**outputs[i], "agrees": agrees[i]},
+                    {**outputs[j], "agrees": agrees[j]},
                     latency,
                     None,
+                    out_of_range=tuple(batch.out_of_range.get(j, ())),
                 )
-                for i in range(rows)
+                for j, i in enumerate(where)
             ]
         try:
             await asyncio.to_thread(self._log.log_many, records)

@@ -60,14 +60,26 @@ class InferenceError(_Answer):
     details: dict[str, Any] | None = None
 
 
+class RecordErrorAnswer(_Answer):
+    """One record refused by the contract while the others were answered."""
+
+    record: int
+    request_id: str
+    code: str
+    message: str
+    violations: list[dict[str, Any]]
+
+
 class PredictAnswer(_Answer):
     request_id: str
     endpoint: str
     revision: int
     model_version: str
     fallback: bool
-    predictions: list[dict[str, Any]]
+    # ``null`` at the records refused on their own (``record_errors``).
+    predictions: list[dict[str, Any] | None]
     warnings: list[dict[str, Any]] | None = None
+    errors: list[RecordErrorAnswer] | None = None
 
 
 class Readiness(_Answer):
@@ -184,6 +196,14 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=PREDICTION_ERRORS,
         parameters=(
             {"name": "explain", "in": "query", "schema": {"type": "boolean"}},
+            {
+                "name": "record_errors",
+                "in": "query",
+                "description": "answer the records that meet the input contract and give "
+                "each other its own entry in 'errors' (null at its place in "
+                "'predictions'); without it one bad record refuses the request (422)",
+                "schema": {"type": "boolean"},
+            },
             *HEADERS,
         ),
     ),

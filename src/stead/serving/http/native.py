@@ -7,7 +7,16 @@ Predict takes ``{"records": [{field: value, ...}, ...]}`` or ``{"columns": {fiel
      "model_version": "credit@3", "fallback": false,
      "predictions": [{"prediction": 1, "probabilities": {"0": 0.2, "1": 0.8}}]}
 
-``?explain=true`` adds each record's per-feature contributions.
+``?explain=true`` adds each record's per-feature contributions. A record served with a
+field outside the training range says which (``"out_of_range": ["balance"]``), and
+``"warnings"`` says on which side and what the range was.
+
+``?record_errors=true`` answers the records that meet the contract when others do not:
+``null`` in ``"predictions"`` at each refused record's place, and ``"errors": [{"record":
+i, "request_id": ..., "code": ..., "message": ..., "violations": [...]}]``. Still 422 when
+no record meets it. It is a parameter of the request, not a server setting, because it
+changes the shape of the answer: only a client written to read ``null`` predictions may
+receive them, and a server-wide switch would hand them to every client at once.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ async def predict(call: Call) -> Result:
         columns=body.columns,
         entity_key=call.headers.get("x-entity-key"),
         explain=(call.query("explain") or "").lower() in TRUE,
+        record_errors=(call.query("record_errors") or "").lower() in TRUE,
     )
     return await answer(call, prediction, client_id=client_id, render=lambda a: a.body())
 
