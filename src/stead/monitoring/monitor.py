@@ -32,7 +32,7 @@ from stead.monitoring.signals import (
 )
 from stead.registry.settings import checklist_settings
 from stead.registry.version import ModelVersion
-from stead.serving.log_format import INPUTS
+from stead.serving.log_format import INPUTS, OUT_OF_RANGE
 
 if TYPE_CHECKING:
     from stead.core.context import Context
@@ -152,6 +152,11 @@ class WindowEvaluator:
                 ignore=frozenset(c for c in context if c),
                 rejected=len(rejected),
                 rejected_reasons=_reasons(rejected),
+                flagged=(
+                    primary[OUT_OF_RANGE].reset_index(drop=True)
+                    if OUT_OF_RANGE in primary.columns
+                    else None
+                ),
             )
         )
         if monitoring.performance.estimate:

@@ -11,6 +11,14 @@ Compared with the version's input contract and its training profile, per window:
   range (widened by ``[validation] range_tolerance``) above a threshold, and the share of
   values of a categorical column outside its known levels (reported).
 
+Values outside the training range that the server answered anyway (``[serving]
+out_of_range = "warn"``, the default) are flagged in the log row; the signal counts
+those rows in ``out_of_range_answered`` (and per field, and as a share of the answered
+requests) beside the share it computes from the values. The two agree when the contract
+and tolerance are those the server used; the flags are what the server said at the
+time, the rate is what today's contract says of the logged values (and covers logs
+written before the flags existed).
+
 It reads the answered requests only. The ones the server refused at the edge (a
 contract violation answered with 422, logged with role ``rejected``) are counted in
 ``rejected``, by error code in ``rejected_reasons``, and a window with refused requests
@@ -42,6 +50,7 @@ def schema_changes(
     ignore: frozenset[str] = frozenset(),
     rejected: int = 0,
     rejected_reasons: dict[str, int] | None = None,
+    flagged: pd.Series | None = None,
 ) -> SignalResult:
     """The schema signal of one window.
 
@@ -55,8 +64,11 @@ def schema_changes(
         ignore: logged fields that are not model inputs (id, time and PII columns).
         rejected: how many requests of the window the server refused at the edge.
         rejected_reasons: those refusals per error code.
+        flagged: per answered request (aligned with ``inputs``), the fields its log
+            row names as served outside the training range (a list, or null).
     """
     rows = len(inputs)
+    served, answered = _flag_counts(flagged)
     known = set(contract.names)
     missing: list[str] = []
     new = sorted(
@@ -89,11 +101,13 @@ def schema_changes(
                 rate = _out_of_range(spec, values, range_tolerance)
                 if rate is not None:
                     facts["out_of_range_rate"] = rate
+                    facts["out_of_range_answered"] = answered.get(spec.name, 0)
                     if rate > out_of_range_rate:
                         out_of_range[spec.name] = {
                             "rate": rate,
                             "min": spec.min,
                             "max": spec.max,
+                            "answered": answered.get(spec.name, 0),
                         }
         elif spec.levels is not None:
             present = series.dropna().astype(str)
@@ -125,6 +139,9 @@ def schema_changes(
     else:
         status = "ok"
         message = f"requests match the contract ({len(contract.columns)} fields)"
+    if served:
+        fields = ", ".join(f"{k} {v}" for k, v in sorted(answered.items()))
+        message += f"; {served} of {rows} answered outside the training range ({fields})"
     if rejected:
         message += f"; {rejected} refused at the edge (not checked)"
     return SignalResult(
@@ -133,6 +150,9 @@ def schema_changes(
         summary={
             **{k: (v if isinstance(v, list) else sorted(v)) for k, v in changes.items()},
             "rows": rows,
+            "out_of_range_answered": served,
+            "out_of_range_answered_rate": served / rows if rows else 0.0,
+            "out_of_range_answered_by_field": dict(sorted(answered.items())),
             "rejected": rejected,
             "rejected_reasons": dict(rejected_reasons or {}),
         },
@@ -143,6 +163,17 @@ def schema_changes(
         },
         message=message,
     )
+
+
+def _flag_counts(flagged: pd.Series | None) -> tuple[int, dict[str, int]]:
+    """How many answered requests were flagged out of range, in all and per field."""
+    rows = 0
+    counts: dict[str, int] = {}
+    for names in flagged.dropna() if flagged is not None else ():
+        rows += len(names) > 0
+        for name in names:
+            counts[str(name)] = counts.get(str(name), 0) + 1
+    return rows, counts
 
 
 def _reference_null_rate(profile: Profile, name: str) -> float:
