@@ -73,6 +73,9 @@ def headline(result: _Result) -> str:
             )
             if (v := s.get(k))
         ]
+        if answered := s.get("out_of_range_answered"):
+            fields = ", ".join(f"{k} {n}" for k, n in s["out_of_range_answered_by_field"].items())
+            changes.append(f"{answered} answered out of range ({fields})")
         return "; ".join(changes) or "matches the contract"
     if signal == "performance":
         value = s.get("value")
