@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stead.serving.log_format import decode
+from stead.serving.request_lookup import find_request
 from stead.workspace import Workspace
 from tests.conftest import run_stead
-from tests.serving.deployed import GOVERNANCE, predict, serving
+from tests.serving.deployed import GOVERNANCE, serving
 from tests.serving.test_server_process import server
 from tests.training.projects import PROJECT, TRAINING, set_tables, write_project
 
@@ -180,3 +181,79 @@ def test_the_richest_customer_is_answered_flagged_logged_and_counted_over_loopba
     for name in ("balance", "temperature", "day_of_year"):
         facts = result.details["columns"][name]
         assert (facts["out_of_range_rate"], facts["out_of_range_answered"]) == (0.2, 1)
+
+
+def test_out_of_range_error_still_refuses_and_logs_the_refusal(root: Path) -> None:
+    set_tables(root, {"serving": {"out_of_range": "error"}})
+    with serving(root) as client:
+        response = post(client, [RECORD, RICH])
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "contract_violation"
+    assert "field 'balance' is above the training range" in error["message"]
+    assert list(logged(root)["role"]) == ["rejected", "rejected"]
+
+
+def test_infinity_is_malformed_and_refused_even_when_out_of_range_is_served(root: Path) -> None:
+    body = '{"records": [{"balance": Infinity, "temperature": 14.5, "day_of_year": 120, '
+    body += '"region": "north"}]}'
+    with serving(root) as client:
+        response = client.post(
+            f"/v1/endpoints/{ENDPOINT}/predict",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 422, response.text
+    assert "finite" in response.json()["error"]["message"]
+
+
+def test_one_bad_record_of_three_gets_its_own_error_when_asked(root: Path) -> None:
+    bad = {**RECORD, "region": 7}
+    with serving(root) as client:
+        whole = post(client, [RECORD, bad, HOT])
+        split = post(client, [RECORD, bad, HOT], "?record_errors=true")
+        none = post(client, [bad, bad], "?record_errors=true")
+    assert whole.status_code == 422  # the default is today's behaviour
+    assert none.status_code == 422  # nothing left to answer
+    assert split.status_code == 200, split.text
+    body = split.json()
+    rid = body["request_id"]
+    first, refused, third = body["predictions"]
+    assert refused is None and "probabilities" in first and third["out_of_range"] == ["temperature"]
+    assert (first["request_id"], third["request_id"]) == (f"{rid}.0", f"{rid}.2")
+    [error] = body["errors"]
+    assert (error["record"], error["request_id"], error["code"]) == (
+        1,
+        f"{rid}.1",
+        "contract_violation",
+    )
+    assert [(v["column"], v["kind"], v["rows"]) for v in error["violations"]] == [
+        ("region", "wrong_type", [1])
+    ]
+    assert "field 'region' expects text (string) in record 1" in error["message"]
+
+    rows = logged(root)
+    mine = rows[rows["request_id"].str.startswith(f"{rid}.")].set_index("request_id")
+    assert mine["role"].to_dict() == {
+        f"{rid}.0": "production",
+        f"{rid}.1": "rejected",
+        f"{rid}.2": "production",
+    }
+    assert json.loads(mine.loc[f"{rid}.1", "refused_inputs"])["region"] == 7
+    assert str(mine.loc[f"{rid}.1", "error"]).startswith("contract_violation:")
+    assert list(mine.loc[f"{rid}.2", "out_of_range"]) == ["temperature"]
+    with Workspace.open(root) as ws:
+        [found] = decode(find_request(ws.predictions.directory, f"{rid}.1"))
+    assert found.role == "rejected"
+    # Without the option, every record of the refused request is logged as refused.
+    assert (rows["role"] == "rejected").sum() == 3 + 1 + 2
+
+
+def test_the_openapi_document_offers_record_errors(root: Path) -> None:
+    with serving(root) as client:
+        document = client.get("/openapi.json").json()
+    operation = document["paths"]["/v1/endpoints/{name}/predict"]["post"]
+    [parameter] = [p for p in operation["parameters"] if p["name"] == "record_errors"]
+    assert parameter["in"] == "query" and parameter["schema"] == {"type": "boolean"}
+    answer = document["components"]["schemas"]["PredictAnswer"]["properties"]
+    assert "errors" in answer and "null" in json.dumps(answer["predictions"])
