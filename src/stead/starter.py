@@ -373,6 +373,11 @@ max_out_of_range_rate = 0.01
 # Text values never seen in the reference: "error" refuses them, "warn" reports them.
 unseen_categories = "error"
 
+# [serving]
+# A value outside the training range: "warn" answers it, flagged in the answer and the
+# prediction log; "error" refuses the request (422). Infinity is refused either way.
+# out_of_range = "warn"
+
 {project}
 
 {features}
