@@ -67,6 +67,57 @@ def test_schema_changes_name_missing_new_and_retyped_fields_and_null_jumps() -> 
     assert result.details["out_of_range"]["income"]["rate"] == 25 / 75
 
 
+def test_schema_counts_the_answers_the_server_flagged_out_of_range() -> None:
+    reference = pd.DataFrame({"balance": [0.0, 500.0, 1000.0] * 20, "temp": [10.0] * 60})
+    profile = Profile(
+        rows=60, columns=[profile_column(reference[c], "float", bins=5) for c in reference]
+    )
+    contract = Contract(
+        [
+            ColumnContract("balance", "float", False, 0.0, 1000.0),
+            ColumnContract("temp", "float", False, -5.0, 35.0),
+        ]
+    )
+    window = pd.DataFrame(
+        {"balance": [10.0, 5000.0, 20.0, 9000.0], "temp": [12.0, 41.0, 12.0, 12.0]}
+    )
+    # As the log reads back: a list of field names, or null.
+    flagged = pd.Series([None, np.array(["balance", "temp"]), None, np.array(["balance"])])
+    result = schema_changes(
+        contract,
+        profile,
+        window,
+        null_rate_jump=0.05,
+        out_of_range_rate=0.01,
+        range_tolerance=0.0,
+        flagged=flagged,
+    )
+    summary = result.summary
+    assert (summary["out_of_range_answered"], summary["out_of_range_answered_rate"]) == (2, 0.5)
+    assert summary["out_of_range_answered_by_field"] == {"balance": 2, "temp": 1}
+    assert result.details["out_of_range"]["balance"] == {
+        "rate": 0.5,
+        "min": 0.0,
+        "max": 1000.0,
+        "answered": 2,
+    }
+    assert result.details["columns"]["temp"]["out_of_range_answered"] == 1
+    assert result.message == (
+        "schema changed: out of range: balance, temp; 2 of 4 answered outside the training "
+        "range (balance 2, temp 1)"
+    )
+    unflagged = schema_changes(
+        contract,
+        profile,
+        window,
+        null_rate_jump=0.05,
+        out_of_range_rate=0.01,
+        range_tolerance=0.0,
+    )
+    assert unflagged.summary["out_of_range_answered"] == 0
+    assert "answered outside" not in unflagged.message
+
+
 def test_kpis_aggregate_per_window_and_alert_outside_their_limits() -> None:
     feedback = pd.DataFrame(
         {

@@ -368,11 +368,14 @@ class ServingEngine:
         """
         live = self._watcher.table.get(answer.request.endpoint)
         records = answered_records(answer)
+        refused: dict[str, tuple[ServedModel, dict[int, str]]] = {}
         for error in answer.errors:
+            refused.setdefault(error.served.ref, (error.served, {}))[1][error.record] = error.reason
+        for served, reasons in refused.values():
             records += refused_records(
                 answer.request,
-                {error.record: error.reason},
-                served=error.served,
+                reasons,
+                served=served,
                 revision=answer.revision,
                 timestamp=answer.timestamp,
                 ids=answer.ids,
