@@ -20,7 +20,8 @@ time, the rate is what today's contract says of the logged values (and covers lo
 written before the flags existed).
 
 It reads the answered requests only. The ones the server refused at the edge (a
-contract violation answered with 422, logged with role ``rejected``) are counted in
+contract violation answered with 422, or one record's own error beside the others'
+answers, logged with role ``rejected``) are counted in
 ``rejected``, by error code in ``rejected_reasons``, and a window with refused requests
 says so in its message; their inputs take part in no check above, so one malformed
 request cannot turn a numeric column into text or raise its null rate.
