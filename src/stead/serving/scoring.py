@@ -37,7 +37,7 @@ from sqlalchemy import select
 
 from stead.core.artifacts import sha256_bytes, sha256_file
 from stead.core.clock import utcnow
-from stead.core.errors import NotFound, UsageError
+from stead.core.errors import UsageError
 from stead.core.ids import new_id
 from stead.data.contract import ValidationReport, validate
 from stead.data.reader import read_table
@@ -198,14 +198,7 @@ class ScoringService:
         if "@" in target:
             version = self._ws.models.get(target)
             return version, f"{version.name}{BATCH_SUFFIX}", None
-        # ws.endpoints: the deployments of the serving stage's endpoint service.
-        endpoints = getattr(self._ws, "endpoints", None)
-        if endpoints is None:
-            raise NotFound(
-                f"{target!r} is not NAME@N and this workspace has no endpoints to resolve it; "
-                "score a model version instead, e.g. credit@3"
-            )
-        endpoint = endpoints.get(target)
+        endpoint = self._ws.endpoints.get(target)
         version = self._ws.models.get(endpoint.active.production)
         return version, str(endpoint.name), int(endpoint.revision)
 
