@@ -108,20 +108,14 @@ class Workspace(Context):
 
     @classmethod
     def from_settings(cls, settings: Settings, *, actor: str | None = None) -> Self:
-        # Stage-owned tables ([project], [features], [training]) are checked here, so a
-        # wrong setting fails when the workspace opens rather than mid-way through a run.
-        # Imported here, like the services below, so that importing this module stays cheap.
-        from stead.monitoring.settings import check_monitoring_settings
-        from stead.security.retention import check_retention_settings
-        from stead.security.settings import check_security_settings
-        from stead.training.settings import check_stage_settings
+        # Every stage-owned table is checked here, so a wrong setting fails when the
+        # workspace opens rather than mid-way through a run. Imported here, like the
+        # services below, so that importing this module stays cheap.
+        from stead.settings_tables import check_tables, variable_tables
 
-        check_stage_settings(settings)
-        check_security_settings(settings)
-        check_monitoring_settings(settings)
-        check_retention_settings(settings)
+        check_tables(settings)
         workspace = super().from_settings(settings, actor=actor)
-        workspace.notices.extend(unknown_variables(os.environ, _settings_tables()))
+        workspace.notices.extend(unknown_variables(os.environ, variable_tables()))
         return workspace
 
     @cached_property
@@ -254,37 +248,3 @@ class Workspace(Context):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _settings_tables() -> dict[str, type | None]:
-    """Every table of stead.toml and its settings class (``None``: file-only)."""
-    from stead.core.audit_settings import AuditSettings
-    from stead.core.settings import core_tables
-    from stead.features.settings import FeatureSettings
-    from stead.monitoring.settings import MonitoringSettings, PolicySettings, RetrainingSettings
-    from stead.monitoring.sinks import AlertSettings
-    from stead.registry.settings import ChecklistSettings, RegistrySettings
-    from stead.security.retention import RetentionSettings
-    from stead.security.settings import AuthSettings
-    from stead.serving.settings import ServingSettings
-    from stead.training.project import ProjectSettings
-    from stead.training.settings import TrainingSettings
-
-    return {
-        **core_tables(),
-        "audit": AuditSettings,
-        "project": ProjectSettings,
-        "features": FeatureSettings,
-        "training": TrainingSettings,
-        "registry": RegistrySettings,
-        "checklist": ChecklistSettings,
-        "serving": ServingSettings,
-        "monitoring": MonitoringSettings,
-        "policy": PolicySettings,
-        "retraining": RetrainingSettings,
-        "alerts": AlertSettings,
-        "auth": AuthSettings,
-        "retention": RetentionSettings,
-        "teams": None,
-        "kpis": None,
-    }

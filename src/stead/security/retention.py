@@ -85,11 +85,6 @@ def retention_settings(
     return stage_table(settings, "retention", RetentionSettings, env=env)
 
 
-def check_retention_settings(settings: Settings) -> None:
-    """Validate ``[retention]``; called when a workspace opens."""
-    retention_settings(settings)
-
-
 @dataclass(frozen=True)
 class Partition:
     """One day of one endpoint's prediction log."""
