@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from stead.serving.explain import ExplanationService
     from stead.serving.feedback import FeedbackService
     from stead.serving.predictions import PredictionService
+    from stead.serving.request_lineage import RequestLineage
     from stead.serving.scoring import ScoringService
     from stead.starter import RoleProposal
     from stead.training.service import RunService
@@ -85,20 +86,27 @@ class Workspace(Context):
     def runs(self) -> RunService:
         from stead.training.service import RunService
 
-        return RunService(self)
+        return RunService(self, datasets=self.datasets, features=self.features)
 
     @cached_property
     def models(self) -> ModelRegistry:
         from stead.monitoring.readiness import monitoring_readiness
         from stead.registry.service import ModelRegistry
 
-        return ModelRegistry(self, monitoring_readiness=monitoring_readiness)
+        return ModelRegistry(
+            self,
+            datasets=self.datasets,
+            features=self.features,
+            runs=self.runs,
+            access=self.access,
+            monitoring_readiness=monitoring_readiness,
+        )
 
     @cached_property
     def endpoints(self) -> EndpointService:
         from stead.serving.endpoints import EndpointService
 
-        return EndpointService(self, self.models)
+        return EndpointService(self, models=self.models, access=self.access)
 
     @cached_property
     def predictions(self) -> PredictionService:
@@ -122,7 +130,15 @@ class Workspace(Context):
     def monitors(self) -> MonitorService:
         from stead.monitoring.service import MonitorService
 
-        return MonitorService(self)
+        return MonitorService(
+            self,
+            datasets=self.datasets,
+            runs=self.runs,
+            models=self.models,
+            endpoints=self.endpoints,
+            predictions=self.predictions,
+            feedback=self.feedback,
+        )
 
     @cached_property
     def retention(self) -> RetentionService:
@@ -149,25 +165,36 @@ class Workspace(Context):
     def tokens(self) -> TokenService:
         from stead.security.tokens import TokenService
 
-        return TokenService(self)
+        return TokenService(self, access=self.access)
 
     @cached_property
     def feedback(self) -> FeedbackService:
         from stead.serving.feedback import FeedbackService
 
-        return FeedbackService(self)
+        return FeedbackService(self, predictions=self.predictions, access=self.access)
 
     @cached_property
     def scoring(self) -> ScoringService:
         from stead.serving.scoring import ScoringService
 
-        return ScoringService(self)
+        return ScoringService(
+            self, models=self.models, endpoints=self.endpoints, predictions=self.predictions
+        )
 
     @cached_property
     def explanations(self) -> ExplanationService:
         from stead.serving.explain import ExplanationService
 
-        return ExplanationService(self)
+        return ExplanationService(datasets=self.datasets, runs=self.runs, models=self.models)
+
+    @cached_property
+    def lineage(self) -> RequestLineage:
+        """The lineage of one logged prediction, by request id (``stead lineage ID``)."""
+        from stead.serving.request_lineage import RequestLineage
+
+        return RequestLineage(
+            models=self.models, predictions=self.predictions, feedback=self.feedback
+        )
 
     @classmethod
     def init(

@@ -289,13 +289,13 @@ def lineage(
 ) -> None:
     """Where a model or one prediction came from: run, data, features, code, environment."""
     from stead.registry.lineage import LineageQuery
-    from stead.serving.request_lineage import START_DESCRIPTION, RequestLineage
+    from stead.serving.request_lineage import START_DESCRIPTION
 
     with open_workspace(workspace, as_json=as_json) as ws:
         query = LineageQuery(
             [
                 ("NAME@N (a model version)", ws.models.lineage_start),
-                (START_DESCRIPTION, RequestLineage(ws).start),
+                (START_DESCRIPTION, ws.lineage.start),
             ]
         )
         tree = query(target)

@@ -270,7 +270,7 @@ def serve(
     Every worker follows deployment changes within about a second.
     """
     from stead.core.settings import find_root, load_settings
-    from stead.serving.server import serve as run
+    from stead.server import serve as run
     from stead.serving.settings import serving_settings
 
     with guarded():

@@ -131,11 +131,13 @@ class Driller:
         models: ModelRegistry,
         runs: RunService,
         endpoints: EndpointService,
+        predictions: PredictionService,
     ) -> None:
         self._ctx = context
         self._models = models
         self._runs = runs
         self._endpoints = endpoints
+        self._predictions = predictions
 
     def drill(
         self,
@@ -250,7 +252,7 @@ class Driller:
         """The newest ``size`` logged inputs (from at most the last week with traffic),
         else the version's evaluation rows."""
         version = self._models.get(production)
-        reader = LogWindows(PredictionService(self._ctx).directory, endpoint)
+        reader = LogWindows(self._predictions.directory, endpoint)
         days = reader.days()[-SAMPLE_DAYS:]
         found: list[pd.DataFrame] = []
         rows = 0

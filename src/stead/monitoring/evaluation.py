@@ -129,6 +129,8 @@ class MonitorRunner:
         alerts: AlertService,
         triggers: TriggerStore,
         history: MonitorHistory,
+        predictions: PredictionService,
+        feedback: FeedbackService,
         record_evidence: Callable[[str, str, bool, str, dict[str, Any]], None],
     ) -> None:
         self._ctx = context
@@ -142,7 +144,8 @@ class MonitorRunner:
         self._actions = PolicyActions(
             context, config.policy, alerts=alerts, triggers=triggers, history=history
         )
-        self._feedback = FeedbackService(context)
+        self._predictions = predictions
+        self._feedback = feedback
 
     def run(
         self,
@@ -161,7 +164,7 @@ class MonitorRunner:
         spec = WindowSpec.parse(window or monitoring.window)
         now = utcnow()
         end = min(until or now, now - monitoring.grace_period)
-        reader = LogWindows(PredictionService(self._ctx).directory, endpoint)
+        reader = LogWindows(self._predictions.directory, endpoint)
         run = MonitorRun(endpoint=endpoint, spec=spec.name, until=end)
         for rows in self._windows(reader, spec, since, end, force):
             if not force and self._history.exists(endpoint, spec.name, rows.window.key):

@@ -51,16 +51,16 @@ from stead.monitoring.signals.performance import ANSWERED
 from stead.registry.champion import score_version
 from stead.registry.settings import better, checklist_settings
 from stead.registry.version import ModelVersion
-from stead.serving.feedback import FeedbackService
 from stead.serving.log_format import INPUTS
 from stead.serving.outcome_tables import FeedbackRow
-from stead.serving.predictions import PredictionService
 
 if TYPE_CHECKING:
     from stead.core.context import Context
     from stead.data.service import DatasetService
     from stead.registry.service import ModelRegistry
     from stead.serving.endpoints import EndpointService
+    from stead.serving.feedback import FeedbackService
+    from stead.serving.predictions import PredictionService
     from stead.training.service import RunService
     from stead.training.spec import RunSpec
 
@@ -80,8 +80,12 @@ class Retrainer:
         runs: RunService,
         models: ModelRegistry,
         endpoints: EndpointService,
+        predictions: PredictionService,
+        feedback: FeedbackService,
     ) -> None:
         self._ctx = context
+        self._predictions = predictions
+        self._feedback = feedback
         self._settings = settings
         self._leases = leases
         self._lease: Lease | None = None
@@ -252,10 +256,10 @@ class Retrainer:
         if low is None:
             return empty, empty
         until = high + MICROSECOND
-        labels = FeedbackService(self._ctx).read(endpoint, low, until)
+        labels = self._feedback.read(endpoint, low, until)
         labels = labels[labels["role"].isin(ANSWERED) & labels["error"].isna()]
         labels = labels.drop_duplicates("request_id", keep="last")[["request_id", "label"]]
-        log = LogWindows(PredictionService(self._ctx).directory, endpoint).read(low, until)
+        log = LogWindows(self._predictions.directory, endpoint).read(low, until)
         frame = log.to_pandas()
         frame = frame[frame["role"].isin(PRIMARY)].drop_duplicates("request_id", keep="last")
         joined = frame.merge(labels, on="request_id", how="inner")

@@ -38,6 +38,7 @@ from stead.serving.tables import DeploymentRow, EndpointRow
 if TYPE_CHECKING:
     from stead.core.context import Context
     from stead.registry.service import ModelRegistry
+    from stead.security.access import AccessPolicy
     from stead.serving.governance import DeploymentGate, GateOutcome, Principal
 
 __all__ = ["EndpointService", "Principal"]
@@ -53,17 +54,19 @@ class EndpointService:
     Args:
         context: the open workspace.
         models: the registry to read versions and checklists from.
+        access: who may act for whom (the gate's owner check).
     """
 
-    def __init__(self, context: Context, models: ModelRegistry) -> None:
+    def __init__(self, context: Context, *, models: ModelRegistry, access: AccessPolicy) -> None:
         self._ctx = context
         self._models = models
+        self._access = access
 
     @cached_property
     def _gate(self) -> DeploymentGate:
         from stead.serving.governance import DeploymentGate
 
-        return DeploymentGate(self._ctx, self._models)
+        return DeploymentGate(self._ctx, self._models, self._access)
 
     # -- reading --------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ class ServingEngine:
         metrics: the Prometheus metrics.
         settings: ``[serving]``.
         id_column: ``[columns] id``, the entity key in records.
-        explainer: explains a batch with a served version (``None``: not available).
+        explainer: explains a batch with a served version (``?explain=true``).
     """
 
     def __init__(
@@ -70,7 +70,7 @@ class ServingEngine:
         metrics: ServingMetrics,
         settings: ServingSettings,
         id_column: str | None,
-        explainer: ExplainBatch | None = None,
+        explainer: ExplainBatch,
     ) -> None:
         self._watcher = watcher
         self._pool = pool
@@ -126,10 +126,6 @@ class ServingEngine:
                 "([serving] max_records): split the request",
                 details={"records": rows, "max_records": self._settings.max_records},
             )
-        if request.explain and self._explainer is None:
-            from stead.serving.errors import NotImplementedYet
-
-            raise NotImplementedYet("explanations are not available in this server")
         keys = self._keys(request, rows)
         groups, shadows = self._route(live, request, keys)
         checked = []
@@ -262,7 +258,6 @@ class ServingEngine:
         )
 
     async def _explain(self, parts: Sequence[Part]) -> None:
-        assert self._explainer is not None
         for part in parts:
             if part.role == "fallback":
                 continue

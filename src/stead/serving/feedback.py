@@ -59,13 +59,14 @@ from stead.serving.feedback_rows import label_key, latest_rows, new_row, same_fe
 from stead.serving.governance import Principal, workspace_principal
 from stead.serving.log_reader import TimeBound, read_prediction_table
 from stead.serving.outcome_tables import FeedbackRow
-from stead.serving.predictions import PredictionService
 from stead.serving.record import check_endpoint
 from stead.serving.request_lookup import find_predictions
 from stead.serving.tables import EndpointRow
 
 if TYPE_CHECKING:
     from stead.core.context import Context
+    from stead.security.access import AccessPolicy
+    from stead.serving.predictions import PredictionService
 
 KPI_PREFIX = "kpis."
 # The answer a label measures: the version that responded, not a shadow copy.
@@ -134,9 +135,12 @@ class FeedbackService:
     server passes the API token's); by default the workspace's actor.
     """
 
-    def __init__(self, context: Context) -> None:
+    def __init__(
+        self, context: Context, *, predictions: PredictionService, access: AccessPolicy
+    ) -> None:
         self._ctx = context
-        self._predictions = PredictionService(context)
+        self._predictions = predictions
+        self._access = access
 
     def record(
         self,
@@ -164,7 +168,7 @@ class FeedbackService:
         )
         if item.label is None:
             raise UsageError(f"request {request_id}: the label is missing; send a value")
-        who = principal or workspace_principal(self._ctx)
+        who = principal or workspace_principal(self._ctx, self._access)
         self._authorize(endpoint, who)
         answers = self._answers(endpoint, [item.request_id])
         if not answers:
@@ -208,7 +212,7 @@ class FeedbackService:
         """:meth:`ingest` for a DataFrame already in memory."""
         check_endpoint(endpoint)
         items = items_of(frame, where=source)
-        who = principal or workspace_principal(self._ctx)
+        who = principal or workspace_principal(self._ctx, self._access)
         self._authorize(endpoint, who)
         answers = self._answers(endpoint, [i.request_id for i in items])
         return self._store(endpoint, items, answers, who, action="feedback.ingest", source=source)
@@ -243,7 +247,7 @@ class FeedbackService:
                 "a correction needs a reason: pass --reason '...' (HTTP: \"reason\"); it is "
                 "audited with the label before and after"
             )
-        who = principal or workspace_principal(self._ctx)
+        who = principal or workspace_principal(self._ctx, self._access)
         self._authorize(endpoint, who)
         answers = self._answers(endpoint, [item.request_id])
         if not answers:

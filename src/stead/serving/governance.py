@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 from stead.core.errors import Conflict, GateFailed, PermissionDenied, UsageError
 from stead.registry.checklist import Checklist
 from stead.registry.version import ModelVersion
-from stead.security.access import AccessPolicy
 from stead.security.settings import teams
 from stead.serving.deployment import STAGES_FOR
 
 if TYPE_CHECKING:
     from stead.core.context import Context
     from stead.registry.service import ModelRegistry
+    from stead.security.access import AccessPolicy
 
 # A version's checklist item statuses, and the blocking items an override passed.
 GateOutcome = tuple[dict[str, dict[str, str]], dict[str, list[str]]]
@@ -48,14 +48,14 @@ class Principal:
         return self.admin or owner == self.identity or owner in self.teams
 
 
-def workspace_principal(context: Context) -> Principal:
+def workspace_principal(context: Context, access: AccessPolicy) -> Principal:
     """The workspace's actor as a :class:`Principal`: its teams from ``[teams]``, admin
     when it is in ``[auth] admins``."""
     actor = context.actor
     return Principal(
         identity=actor,
         teams=tuple(teams(context.settings).teams_of(actor)),
-        admin=AccessPolicy(context).is_admin(actor),
+        admin=access.is_admin(actor),
     )
 
 
@@ -65,15 +65,17 @@ class DeploymentGate:
     Args:
         context: the open workspace.
         models: the registry (versions and their checklists).
+        access: who may act for whom.
     """
 
-    def __init__(self, context: Context, models: ModelRegistry) -> None:
+    def __init__(self, context: Context, models: ModelRegistry, access: AccessPolicy) -> None:
         self._ctx = context
         self._models = models
+        self._access = access
 
     def principal(self) -> Principal:
         """The workspace's actor, with its teams and admin rights from ``stead.toml``."""
-        return workspace_principal(self._ctx)
+        return workspace_principal(self._ctx, self._access)
 
     def owner(
         self, who: Principal, current: str | None, version: ModelVersion | None, name: str

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from stead.core.errors import NotFound
 from stead.registry.lineage import LineageNode
-from stead.serving.feedback import FeedbackService
 from stead.serving.log_format import decode
-from stead.serving.predictions import PredictionService
 from stead.serving.record import PredictionRecord
 from stead.serving.request_lookup import find_request
 
 if TYPE_CHECKING:
-    from stead.workspace import Workspace
+    from stead.registry.service import ModelRegistry
+    from stead.serving.feedback import FeedbackService
+    from stead.serving.predictions import PredictionService
 
 START_DESCRIPTION = "a request id (a logged prediction)"
 
@@ -31,10 +31,12 @@ START_DESCRIPTION = "a request id (a logged prediction)"
 class RequestLineage:
     """Builds the lineage tree of a request id from the workspace's prediction log."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self._ws = workspace
-        self._predictions = PredictionService(workspace)
-        self._feedback = FeedbackService(workspace)
+    def __init__(
+        self, *, models: ModelRegistry, predictions: PredictionService, feedback: FeedbackService
+    ) -> None:
+        self._models = models
+        self._predictions = predictions
+        self._feedback = feedback
         self._trees: dict[str, LineageNode] = {}
 
     def records(self, request_id: str) -> list[PredictionRecord]:
@@ -111,5 +113,5 @@ class RequestLineage:
     def _model_tree(self, ref: str) -> LineageNode:
         tree = self._trees.get(ref)
         if tree is None:
-            tree = self._trees[ref] = self._ws.models.lineage(ref)
+            tree = self._trees[ref] = self._models.lineage(ref)
         return tree

@@ -45,12 +45,14 @@ from stead.registry.version import ModelVersion
 from stead.serving.dask_engine import ModelPayload, score_on_dask
 from stead.serving.outcome_tables import BatchJobRow
 from stead.serving.outputs import output_dicts, score_chunk
-from stead.serving.predictions import PredictionService
 from stead.serving.record import PredictionRecord, check_endpoint
 from stead.serving.request_lookup import find_predictions
 
 if TYPE_CHECKING:
-    from stead.workspace import Workspace
+    from stead.core.context import Context
+    from stead.registry.service import ModelRegistry
+    from stead.serving.endpoints import EndpointService
+    from stead.serving.predictions import PredictionService
 
 Engine = Literal["local", "dask"]
 ENGINES = ("local", "dask")
@@ -111,9 +113,18 @@ class ScoreOutcome:
 class ScoringService:
     """Batch scoring for a workspace (``ws.scoring``)."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self._ws = workspace
-        self._predictions = PredictionService(workspace)
+    def __init__(
+        self,
+        context: Context,
+        *,
+        models: ModelRegistry,
+        endpoints: EndpointService,
+        predictions: PredictionService,
+    ) -> None:
+        self._ctx = context
+        self._models = models
+        self._endpoints = endpoints
+        self._predictions = predictions
 
     def score(
         self,
@@ -175,7 +186,7 @@ class ScoringService:
         latency_ms = (time.perf_counter() - started) * 1000 / max(len(frame), 1)
         if job is None:
             job = self._start(input_hash, source, version, endpoint, revision, len(frame), engine)
-        result = _with_ids(table, frame, job.id, self._ws.settings.columns.id)
+        result = _with_ids(table, frame, job.id, self._ctx.settings.columns.id)
         output_hash = _write_parquet(result, out)
         if job.status == "logged":
             same = output_hash == job.output_hash
@@ -189,24 +200,24 @@ class ScoringService:
         query = select(BatchJobRow).order_by(BatchJobRow.scored_at.desc(), BatchJobRow.id.desc())
         if endpoint is not None:
             query = query.where(BatchJobRow.endpoint == endpoint)
-        with self._ws.store.read() as session:
+        with self._ctx.store.read() as session:
             return [_job_dict(row) for row in session.scalars(query)]
 
     # -- steps ------------------------------------------------------------------------
 
     def _resolve(self, target: str) -> tuple[ModelVersion, str, int | None]:
         if "@" in target:
-            version = self._ws.models.get(target)
+            version = self._models.get(target)
             return version, f"{version.name}{BATCH_SUFFIX}", None
-        endpoint = self._ws.endpoints.get(target)
-        version = self._ws.models.get(endpoint.active.production)
+        endpoint = self._endpoints.get(target)
+        version = self._models.get(endpoint.active.production)
         return version, str(endpoint.name), int(endpoint.revision)
 
     def _validate(self, frame: pd.DataFrame, version: ModelVersion) -> ValidationReport:
         # Columns beyond the contract (ids, e-mails, the label) are normal in a batch
         # file: the model reads only its inputs, so they are allowed here.
         contract = dataclasses.replace(version.contract, allow_extra=True)
-        report = validate(frame, contract, policy=self._ws.settings.validation)
+        report = validate(frame, contract, policy=self._ctx.settings.validation)
         if not report.ok:
             report = dataclasses.replace(
                 report,
@@ -219,7 +230,7 @@ class ScoringService:
         return report
 
     def _job(self, input_hash: str, version: ModelVersion, endpoint: str) -> BatchJobRow | None:
-        with self._ws.store.read() as session:
+        with self._ctx.store.read() as session:
             return session.scalars(
                 select(BatchJobRow).where(
                     BatchJobRow.input_hash == input_hash,
@@ -248,7 +259,7 @@ class ScoringService:
                 payload, chunks, scheduler=scheduler, client=dask_client, on_progress=advance
             )
         else:
-            pipeline = self._ws.models.load(version.ref).pipeline
+            pipeline = self._models.load(version.ref).pipeline
             tables = []
             for a, b in bounds:
                 tables.append(score_chunk(pipeline, inputs.iloc[a:b], version.output))
@@ -257,8 +268,8 @@ class ScoringService:
 
     def _payload(self, version: ModelVersion) -> ModelPayload:
         # Verify the signature and hashes here, once; workers re-check the bytes' hash.
-        self._ws.models.verify(version.ref)
-        artifacts = self._ws.artifacts
+        self._models.verify(version.ref)
+        artifacts = self._ctx.artifacts
         model_sha = version.artifacts["model"]
         return ModelPayload(
             model_bytes=artifacts.get_bytes(model_sha, label=f"model artifact of {version.ref}"),
@@ -280,7 +291,7 @@ class ScoringService:
         rows: int,
         engine: Engine,
     ) -> BatchJobRow:
-        with self._ws.store.change("batch.score", f"endpoint:{endpoint}") as change:
+        with self._ctx.store.change("batch.score", f"endpoint:{endpoint}") as change:
             # Under the write lock: another process may have started the same job.
             existing = change.session.scalars(
                 select(BatchJobRow).where(
@@ -342,7 +353,7 @@ class ScoringService:
             already = set(found.column("request_id").to_pylist())
         outputs = output_dicts(table)
         inputs = frame[version.input_columns]
-        id_column = self._ws.settings.columns.id
+        id_column = self._ctx.settings.columns.id
         entity = frame[id_column].astype(str).tolist() if id_column in frame else None
         logged = 0
         # Sync mode: the job is marked logged only once every record is durable.
@@ -374,7 +385,7 @@ class ScoringService:
         return logged
 
     def _finish(self, job: BatchJobRow, output_hash: str, logged: int) -> BatchJobRow:
-        with self._ws.store.change("batch.score.logged", f"endpoint:{job.endpoint}") as change:
+        with self._ctx.store.change("batch.score.logged", f"endpoint:{job.endpoint}") as change:
             row = change.session.get(BatchJobRow, job.id)
             assert row is not None, f"batch job {job.id} vanished"
             row.status = "logged"

@@ -111,7 +111,6 @@ ERRORS = {
     413: "too many records or too large a body (payload_too_large)",
     422: "of the schema but not servable: records that break the input contract, text "
     "no store can keep, tensor shapes or column lengths that disagree",
-    501: "not available in this server (not_implemented)",
     503: "still loading, not loaded, or the model and its fallback failed",
 }
 
@@ -168,7 +167,7 @@ HEADERS = (
         "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
     },
 )
-PREDICTION_ERRORS = (400, 401, 403, 404, 409, 413, 422, 501, 503)
+PREDICTION_ERRORS = (400, 401, 403, 404, 409, 413, 422, 503)
 READ = (401, 403)
 CHANGE = (400, 401, 403, 404, 409, 412)
 
@@ -194,7 +193,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Record the label of a logged prediction (or, with correct, change it)",
         role="labeler",
         body=FeedbackBody,
-        errors=(400, 401, 403, 404, 409, 422, 501, 503),
+        errors=(400, 401, 403, 404, 409, 422, 503),
     ),
     Operation(
         "GET",

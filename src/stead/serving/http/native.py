@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from stead.serving.answer import PredictRequest
-from stead.serving.errors import NotImplementedYet
 from stead.serving.http.answering import answer, request_id, runtime
 from stead.serving.http.auth import principal_of, require
 from stead.serving.http.lean import Call, Result
@@ -52,10 +51,7 @@ async def feedback(request: Request) -> Response:
     who = principal_of(require(request, "labeler"))
     name = request.path_params["name"]
     body = parse(FeedbackBody, await request.body(), operation="POST /v1/endpoints/{name}/feedback")
-    ws = runtime(request).ws
-    service = getattr(ws, "feedback", None)
-    if service is None:
-        raise NotImplementedYet("feedback is not available in this server")
+    service = runtime(request).ws.feedback
     call = (
         functools.partial(service.correct, reason=body.reason)
         if body.correct

@@ -1,6 +1,11 @@
 """What one server process holds while it runs: the workspace, the loaded versions, the
 deployment watcher, the prediction log, the metrics and the token check.
 
+The workspace is opened through the ``open_workspace`` the composition root passes
+(``Workspace.open``): every part below runs on the services it built once, the same
+objects ``ws.models``, ``ws.endpoints`` and ``ws.predictions`` are, and nothing here
+imports the root.
+
 It is made when the app is created (reading only ``stead.toml``, so a wrong setting fails
 at once) and started in the app's lifespan, after uvicorn forked its workers: the
 workspace, the log's writer thread and the watcher's thread must belong to the process
@@ -13,8 +18,9 @@ import asyncio
 import gc
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from stead.core.settings import find_root, load_settings
 from stead.security.settings import auth_settings
@@ -28,10 +34,16 @@ from stead.serving.prediction_log import PredictionLog
 from stead.serving.served import ModelPool, ServedModel
 from stead.serving.settings import serving_settings
 from stead.serving.watcher import DeploymentWatcher
-from stead.workspace import Workspace
 
 if TYPE_CHECKING:
-    from stead.serving.explain import Explanation
+    from stead.core.settings import Settings
+    from stead.core.store import MetadataStore
+    from stead.registry.service import ModelRegistry
+    from stead.security.tokens import TokenService
+    from stead.serving.endpoints import EndpointService
+    from stead.serving.explain import Explanation, ExplanationService
+    from stead.serving.feedback import FeedbackService
+    from stead.serving.predictions import PredictionService
 
 log = logging.getLogger("stead.serving")
 # How long a version no revision needs stays open: requests that picked it just before
@@ -39,24 +51,56 @@ log = logging.getLogger("stead.serving")
 CLOSE_AFTER = 30.0
 
 
+class ServerWorkspace(Protocol):
+    """What the server uses of an open workspace."""
+
+    settings: Settings
+    store: MetadataStore
+    notices: list[str]
+
+    @property
+    def models(self) -> ModelRegistry: ...
+    @property
+    def endpoints(self) -> EndpointService: ...
+    @property
+    def predictions(self) -> PredictionService: ...
+    @property
+    def feedback(self) -> FeedbackService: ...
+    @property
+    def explanations(self) -> ExplanationService: ...
+    @property
+    def tokens(self) -> TokenService: ...
+    def close(self) -> None: ...
+
+
+OpenWorkspace = Callable[[Path], ServerWorkspace]
+
+
 class ServingRuntime:
     """The server's state.
 
     Args:
         workspace: the workspace directory (or any directory below it).
+        open_workspace: opens it (in the worker process, when the app starts).
         host: the address the server listens on (decides ``[auth] enabled = "auto"``).
         auth: force token checks on or off (``None``: from ``[auth] enabled``).
     """
 
     def __init__(
-        self, workspace: str | os.PathLike[str], *, host: str, auth: bool | None = None
+        self,
+        workspace: str | os.PathLike[str],
+        *,
+        open_workspace: OpenWorkspace,
+        host: str,
+        auth: bool | None = None,
     ) -> None:
         self.root = find_root(Path(workspace))
+        self._open_workspace = open_workspace
         settings = load_settings(self.root)
         self.settings = serving_settings(settings)
         self.auth_required = auth_settings(settings).required_for(host) if auth is None else auth
         self.metrics = ServingMetrics()
-        self._ws: Workspace | None = None
+        self._ws: ServerWorkspace | None = None
         self._engine: ServingEngine | None = None
         self._tokens: TokenCheck | None = None
         self._log: PredictionLog | None = None
@@ -70,7 +114,7 @@ class ServingRuntime:
     # -- parts, once started ----------------------------------------------------------
 
     @property
-    def ws(self) -> Workspace:
+    def ws(self) -> ServerWorkspace:
         if self._ws is None:
             raise NotReady("the server is starting; retry in a moment")
         return self._ws
@@ -102,7 +146,7 @@ class ServingRuntime:
     async def start(self) -> None:
         """Open the workspace, load what is deployed, open the log (in this process)."""
         self._loop = asyncio.get_running_loop()
-        ws = await asyncio.to_thread(Workspace.open, self.root)
+        ws = await asyncio.to_thread(self._open_workspace, self.root)
         self._ws = ws
         for notice in ws.notices:
             log.info("%s", notice)
@@ -131,7 +175,7 @@ class ServingRuntime:
             metrics=self.metrics,
             settings=self.settings,
             id_column=columns.id,
-            explainer=self._explainer(ws),
+            explainer=self._explainer(ws.explanations),
         )
         for name, live in self.watcher.table.items():
             self.metrics.revision.labels(name).set(live.revision)
@@ -171,17 +215,11 @@ class ServingRuntime:
                 self.metrics.revision.labels(name).set(live.revision)
 
     @staticmethod
-    def _explainer(ws: Workspace) -> Any:
-        """Explanations through ``ws.explanations`` when this build has them."""
-        service: Any = getattr(ws, "explanations", None)
-        if service is None:
-            return None
-
+    def _explainer(
+        service: ExplanationService,
+    ) -> Callable[[ServedModel, EdgeBatch], Explanation]:
         def explain(served: ServedModel, batch: EdgeBatch) -> Explanation:
-            explanation: Explanation = service.explainer(served.loaded).explain(
-                batch.frame(served.runner.columns)
-            )
-            return explanation
+            return service.explainer(served.loaded).explain(batch.frame(served.runner.columns))
 
         return explain
 
