@@ -20,7 +20,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from stead.serving.http import app as http_app
-from stead.serving.metrics import MULTIPROC_ENV
+from stead.serving.predict.metrics import MULTIPROC_ENV
 from stead.workspace import Workspace
 
 WORKSPACE_ENV = "STEAD_SERVE_WORKSPACE"
@@ -28,7 +28,7 @@ HOST_ENV = "STEAD_SERVE_HOST"
 AUTH_ENV = "STEAD_SERVE_AUTH"
 
 # One BLAS/OpenMP thread per worker: requests are batched, not parallelised per call
-# (see stead.serving.served). Set before the workers import NumPy.
+# (see stead.serving.predict.pool). Set before the workers import NumPy.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 

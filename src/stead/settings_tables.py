@@ -28,13 +28,13 @@ from stead.monitoring.settings import (
     monitor_config,
 )
 from stead.monitoring.sinks import AlertSettings, alert_settings
+from stead.predictions.retention import RetentionSettings, retention_settings
 from stead.registry.settings import (
     ChecklistSettings,
     RegistrySettings,
     checklist_settings,
     registry_settings,
 )
-from stead.security.retention import RetentionSettings, retention_settings
 from stead.security.settings import AuthSettings, auth_settings, teams
 from stead.serving.settings import ServingSettings, serving_settings
 from stead.training.project import ProjectSettings, resolve_project

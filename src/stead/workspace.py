@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -33,16 +32,16 @@ if TYPE_CHECKING:
     from stead.data.service import DatasetService
     from stead.features.service import FeatureService
     from stead.monitoring.service import MonitorService
+    from stead.predictions.feedback import FeedbackService
+    from stead.predictions.lineage import RequestLineage
+    from stead.predictions.retention import RetentionService
+    from stead.predictions.service import PredictionService
     from stead.registry.service import ModelRegistry
     from stead.security.access import AccessPolicy
-    from stead.security.retention import RetentionService
     from stead.security.tokens import TokenService
-    from stead.serving.endpoints import EndpointService
+    from stead.serving.batch.scoring import ScoringService
+    from stead.serving.deploy.endpoints import EndpointService
     from stead.serving.explain import ExplanationService
-    from stead.serving.feedback import FeedbackService
-    from stead.serving.predictions import PredictionService
-    from stead.serving.request_lineage import RequestLineage
-    from stead.serving.scoring import ScoringService
     from stead.starter import RoleProposal
     from stead.training.service import RunService
 
@@ -62,19 +61,25 @@ class Workspace(Context):
     def datasets(self) -> DatasetService:
         from stead.data.service import DatasetService
 
-        return DatasetService(self)
+        # The PII key is the log's (hashes join); read only when something is hashed.
+        return DatasetService(self, pii_key=lambda: self.predictions.pii_key())
 
     @cached_property
     def erasure(self) -> ErasureService:
         from stead.data.erasure import ErasureService
-        from stead.serving.log_erasure import LogErasure, erase_from_log
+        from stead.predictions.erasure import LogErasure, erase_from_log
 
         directory = self.predictions.directory
 
         def erase_log(column: str, forms: set[str], entity_key: bool) -> LogErasure:
             return erase_from_log(directory, column=column, forms=forms, entity_key=entity_key)
 
-        return ErasureService(self, datasets=self.datasets, erase_log=erase_log)
+        return ErasureService(
+            self,
+            datasets=self.datasets,
+            pii_key=lambda: self.predictions.pii_key(),
+            erase_log=erase_log,
+        )
 
     @cached_property
     def features(self) -> FeatureService:
@@ -104,15 +109,16 @@ class Workspace(Context):
 
     @cached_property
     def endpoints(self) -> EndpointService:
-        from stead.serving.endpoints import EndpointService
+        from stead.serving.deploy.endpoints import EndpointService
 
         return EndpointService(self, models=self.models, access=self.access)
 
     @cached_property
     def predictions(self) -> PredictionService:
-        from stead.serving.predictions import PredictionService
+        from stead.predictions.service import PredictionService
+        from stead.serving.settings import serving_settings
 
-        return PredictionService(self)
+        return PredictionService(self, settings=serving_settings(self.settings).log)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, actor: str | None = None) -> Self:
@@ -142,18 +148,9 @@ class Workspace(Context):
 
     @cached_property
     def retention(self) -> RetentionService:
-        from stead.security.retention import RetentionService
-        from stead.serving.log_format import day_size
+        from stead.predictions.retention import RetentionService
 
-        def hash_raw_pii(before: datetime, dry_run: bool) -> list[str]:
-            return self.erasure.hash_raw_pii(before=before, dry_run=dry_run)
-
-        return RetentionService(
-            self,
-            prediction_log=self.predictions.directory,
-            day_size=day_size,
-            hash_raw_pii=hash_raw_pii,
-        )
+        return RetentionService(self, predictions=self.predictions, erasure=self.erasure)
 
     @cached_property
     def access(self) -> AccessPolicy:
@@ -169,13 +166,18 @@ class Workspace(Context):
 
     @cached_property
     def feedback(self) -> FeedbackService:
-        from stead.serving.feedback import FeedbackService
+        from stead.predictions.feedback import FeedbackService
 
-        return FeedbackService(self, predictions=self.predictions, access=self.access)
+        return FeedbackService(
+            self,
+            predictions=self.predictions,
+            access=self.access,
+            endpoint_owner=lambda name: self.endpoints.owner(name),
+        )
 
     @cached_property
     def scoring(self) -> ScoringService:
-        from stead.serving.scoring import ScoringService
+        from stead.serving.batch.scoring import ScoringService
 
         return ScoringService(
             self, models=self.models, endpoints=self.endpoints, predictions=self.predictions
@@ -190,7 +192,7 @@ class Workspace(Context):
     @cached_property
     def lineage(self) -> RequestLineage:
         """The lineage of one logged prediction, by request id (``stead lineage ID``)."""
-        from stead.serving.request_lineage import RequestLineage
+        from stead.predictions.lineage import RequestLineage
 
         return RequestLineage(
             models=self.models, predictions=self.predictions, feedback=self.feedback

@@ -23,8 +23,8 @@ TABLE_MODULES = [
     "stead.training.tables",
     "stead.registry.tables",
     "stead.security.tokens",
-    "stead.serving.tables",
-    "stead.serving.outcome_tables",
+    "stead.serving.deploy.tables",
+    "stead.predictions.tables",
     "stead.monitoring.tables",
 ]
 

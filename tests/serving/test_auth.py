@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stead.serving.http.runtime import ServingRuntime
+from stead.serving.http.worker_state import ServingRuntime
 from stead.workspace import Workspace
 from tests.serving.deployed import (  # noqa: F401  (fixtures)
     RECORD,

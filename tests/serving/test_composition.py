@@ -10,15 +10,15 @@ from typing import Any
 from stead.data.service import DatasetService
 from stead.features.service import FeatureService
 from stead.monitoring.service import MonitorService
+from stead.predictions.feedback import FeedbackService
+from stead.predictions.lineage import RequestLineage
+from stead.predictions.service import PredictionService
 from stead.registry.service import ModelRegistry
 from stead.security.access import AccessPolicy
 from stead.security.tokens import TokenService
-from stead.serving.endpoints import EndpointService
+from stead.serving.batch.scoring import ScoringService
+from stead.serving.deploy.endpoints import EndpointService
 from stead.serving.explain import ExplanationService
-from stead.serving.feedback import FeedbackService
-from stead.serving.predictions import PredictionService
-from stead.serving.request_lineage import RequestLineage
-from stead.serving.scoring import ScoringService
 from stead.training.service import RunService
 from stead.workspace import Workspace
 from tests.serving.deployed import (  # noqa: F401  (fixtures)

@@ -8,8 +8,7 @@ import pytest
 
 from stead.core.errors import NotFound
 from stead.core.ids import new_id
-from stead.serving.predictions import PredictionService
-from stead.serving.request_lookup import INDEX_FILE, find_predictions, time_of_id
+from stead.predictions.lookup import INDEX_FILE, find_predictions, time_of_id
 from stead.workspace import Workspace
 from tests.conftest import Cli
 from tests.training.projects import credit_frame
@@ -27,7 +26,7 @@ PAST = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def _log_dir(ws: Workspace) -> Path:
-    return PredictionService(ws).directory
+    return ws.predictions.directory
 
 
 def test_stead_lineage_walks_from_a_request_id_to_code_data_features_and_environment(

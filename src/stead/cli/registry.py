@@ -288,8 +288,8 @@ def lineage(
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
     """Where a model or one prediction came from: run, data, features, code, environment."""
+    from stead.predictions.lineage import START_DESCRIPTION
     from stead.registry.lineage import LineageQuery
-    from stead.serving.request_lineage import START_DESCRIPTION
 
     with open_workspace(workspace, as_json=as_json) as ws:
         query = LineageQuery(

@@ -14,7 +14,7 @@ from stead.cli.session import guarded, open_workspace
 from stead.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from stead.serving.deployment import Deployment, DeployOutcome, Endpoint
+    from stead.serving.deploy.deployment import Deployment, DeployOutcome, Endpoint
 
 endpoints_app = typer.Typer(
     rich_markup_mode=None,

@@ -24,27 +24,27 @@ from typing import TYPE_CHECKING, Any
 from stead.core.duration import parse_duration
 from stead.core.errors import NotFound, UsageError
 from stead.monitoring.alerts import AlertService, AlertTest
-from stead.monitoring.drill import Driller, RollbackDrill
-from stead.monitoring.evaluation import MonitorRun, MonitorRunner, WindowOutcome
+from stead.monitoring.drift.reference import version_reference
 from stead.monitoring.history import MonitorHistory, MonitorState, WindowResults
-from stead.monitoring.htmlreport import render_report
-from stead.monitoring.monitor import References
+from stead.monitoring.monitor_run import MonitorRun, MonitorRunner, WindowOutcome
 from stead.monitoring.records import Alert, Decision, RetrainTrigger
-from stead.monitoring.reference import version_reference
-from stead.monitoring.retraining import Retrainer
-from stead.monitoring.retraining_lease import TriggerLeases
+from stead.monitoring.report.html import render_report
+from stead.monitoring.retraining.leases import TriggerLeases
+from stead.monitoring.retraining.retrainer import Retrainer
+from stead.monitoring.retraining.triggers import TriggerStore
 from stead.monitoring.settings import MonitorConfig, monitor_config
-from stead.monitoring.triggers import TriggerStore
-from stead.monitoring.windowing import WindowSpec
-from stead.serving.record import check_endpoint
+from stead.monitoring.window_signals import References
+from stead.predictions.record import check_endpoint
+from stead.predictions.windows import WindowSpec
+from stead.serving.deploy.drill import Driller, RollbackDrill
 
 if TYPE_CHECKING:
     from stead.core.context import Context
     from stead.data.service import DatasetService
+    from stead.predictions.feedback import FeedbackService
+    from stead.predictions.service import PredictionService
     from stead.registry.service import ModelRegistry
-    from stead.serving.endpoints import EndpointService
-    from stead.serving.feedback import FeedbackService
-    from stead.serving.predictions import PredictionService
+    from stead.serving.deploy.endpoints import EndpointService
     from stead.training.service import RunService
 
 
@@ -346,7 +346,7 @@ class MonitorService:
         sample: int = 50,
     ) -> RollbackDrill:
         """Roll back to the previous revision and forward again, checking both answer;
-        records ``rollback_verified`` evidence (see :mod:`stead.monitoring.drill`)."""
+        records ``rollback_verified`` evidence (see :mod:`stead.serving.deploy.drill`)."""
         driller = Driller(
             self._ctx,
             models=self._models,

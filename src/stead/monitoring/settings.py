@@ -59,7 +59,7 @@ from stead.core.settings import (
     stage_table,
     stage_values,
 )
-from stead.monitoring.config import DriftConfig
+from stead.monitoring.drift.thresholds import DriftConfig
 from stead.registry.settings import UNBOUNDED
 
 

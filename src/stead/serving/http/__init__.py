@@ -1,5 +1,2 @@
-"""The HTTP server: a Starlette app over the serving engine (see :mod:`.app`)."""
-
-from stead.serving.http.app import create_app
-
-__all__ = ["create_app"]
+"""The HTTP server: a Starlette app over the serving engine (:mod:`.app` builds it, every
+operation is declared once in :mod:`.api`)."""

@@ -17,9 +17,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import Response
 
 from stead.serving.http import manage, mlflow, native, oip, ops
-from stead.serving.http.lean import lean_route
+from stead.serving.http.answering import runtime
+from stead.serving.http.fast_path import lean_route
+from stead.serving.http.responses import json_response
 from stead.serving.http.schemas import (
     NAME_PATTERN,
     REQUEST_ID_PATTERN,
@@ -170,6 +174,12 @@ HEADERS = (
 PREDICTION_ERRORS = (400, 401, 403, 404, 409, 413, 422, 503)
 READ = (401, 403)
 CHANGE = (400, 401, 403, 404, 409, 412)
+
+
+async def openapi(request: Request) -> Response:
+    """``GET /openapi.json``: this module's document, with the server's auth scheme."""
+    return json_response(document(auth=runtime(request).auth_required))
+
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -329,7 +339,7 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=READ,
         tags=("ops",),
     ),
-    Operation("GET", "/openapi.json", ops.openapi, "This document", tags=("ops",)),
+    Operation("GET", "/openapi.json", openapi, "This document", tags=("ops",)),
 )
 
 

@@ -25,8 +25,8 @@ from stead.serving.http.auth import AuthMiddleware
 from stead.serving.http.body_limit import BodyLimitMiddleware
 from stead.serving.http.request_ids import RequestIdMiddleware
 from stead.serving.http.responses import error_response
-from stead.serving.http.runtime import OpenWorkspace, ServingRuntime
 from stead.serving.http.unexpected import UnexpectedErrorMiddleware
+from stead.serving.http.worker_state import OpenWorkspace, ServingRuntime
 
 ROUTES = [Route(op.path, op.handler, methods=[op.method]) for op in OPERATIONS]
 

@@ -18,12 +18,12 @@ import functools
 from starlette.requests import Request
 from starlette.responses import Response
 
-from stead.serving.answer import PredictRequest
 from stead.serving.http.answering import answer, request_id, runtime
 from stead.serving.http.auth import principal_of, require
-from stead.serving.http.lean import Call, Result
+from stead.serving.http.fast_path import Call, Result
 from stead.serving.http.responses import json_response
 from stead.serving.http.schemas import FeedbackBody, PredictBody, parse
+from stead.serving.predict.request import PredictRequest
 
 TRUE = ("1", "true", "yes")
 
