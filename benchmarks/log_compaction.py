@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from prediction_log import SANITIZER, make_records
 
 from stead.core.ids import new_id
-from stead.serving.log_compaction import compact_log
-from stead.serving.log_format import PART_PREFIX, PART_SUFFIX, encode, partition_dir
-from stead.serving.log_reader import read_prediction_table
+from stead.predictions.compaction import compact_log
+from stead.predictions.layout import PART_PREFIX, PART_SUFFIX, encode, partition_dir
+from stead.predictions.reader import read_prediction_table
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC)
 

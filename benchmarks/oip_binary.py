@@ -51,8 +51,8 @@ import pandas as pd
 import tritonclient.http as triton
 from deployed import deploy_workspace  # benchmarks/deployed.py
 
+from stead.server import create_app
 from stead.serving.http import oip_binary
-from stead.serving.http.app import create_app
 from stead.serving.http.responses import dump, load
 
 ENDPOINT = "oip"

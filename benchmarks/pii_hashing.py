@@ -16,7 +16,7 @@ import time
 import pandas as pd
 
 from stead.data.pii import pseudonymise
-from stead.serving.sanitize import Sanitizer
+from stead.data.sanitize import Sanitizer
 
 
 def main() -> None:

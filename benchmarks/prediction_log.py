@@ -40,9 +40,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from stead.serving.prediction_log import PredictionLog
-from stead.serving.record import PredictionRecord
-from stead.serving.sanitize import Sanitizer
+from stead.data.sanitize import Sanitizer
+from stead.predictions.record import PredictionRecord
+from stead.predictions.writer import PredictionLog
 
 NUMERIC, CATEGORICAL = 14, 5
 CITIES = ["Paris", "Lyon", "Lille", "Nantes", "Nice", "Rennes", "Brest", "Metz"]

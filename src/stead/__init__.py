@@ -33,10 +33,10 @@ if TYPE_CHECKING:
     from stead.data.contract import Contract, ValidationReport
     from stead.data.snapshot import DatasetSnapshot
     from stead.features.definition import FeatureSet
+    from stead.predictions.record import PredictionRecord
     from stead.registry.version import ModelVersion
-    from stead.serving.deployment import Deployment, Endpoint
-    from stead.serving.record import PredictionRecord
-    from stead.serving.router import TrafficPolicy
+    from stead.serving.deploy.deployment import Deployment, Endpoint
+    from stead.serving.deploy.router import TrafficPolicy
     from stead.training.run import TrainingRun
     from stead.workspace import Workspace
 
@@ -50,10 +50,10 @@ _LAZY = {
     "DatasetSnapshot": "stead.data.snapshot",
     "FeatureSet": "stead.features.definition",
     "ModelVersion": "stead.registry.version",
-    "Deployment": "stead.serving.deployment",
-    "Endpoint": "stead.serving.deployment",
-    "PredictionRecord": "stead.serving.record",
-    "TrafficPolicy": "stead.serving.router",
+    "Deployment": "stead.serving.deploy.deployment",
+    "Endpoint": "stead.serving.deploy.deployment",
+    "PredictionRecord": "stead.predictions.record",
+    "TrafficPolicy": "stead.serving.deploy.router",
     "TrainingRun": "stead.training.run",
     "Workspace": "stead.workspace",
 }

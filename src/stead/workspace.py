@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -33,15 +32,16 @@ if TYPE_CHECKING:
     from stead.data.service import DatasetService
     from stead.features.service import FeatureService
     from stead.monitoring.service import MonitorService
+    from stead.predictions.feedback import FeedbackService
+    from stead.predictions.lineage import RequestLineage
+    from stead.predictions.retention import RetentionService
+    from stead.predictions.service import PredictionService
     from stead.registry.service import ModelRegistry
     from stead.security.access import AccessPolicy
-    from stead.security.retention import RetentionService
     from stead.security.tokens import TokenService
-    from stead.serving.endpoints import EndpointService
+    from stead.serving.batch.scoring import ScoringService
+    from stead.serving.deploy.endpoints import EndpointService
     from stead.serving.explain import ExplanationService
-    from stead.serving.feedback import FeedbackService
-    from stead.serving.predictions import PredictionService
-    from stead.serving.scoring import ScoringService
     from stead.starter import RoleProposal
     from stead.training.service import RunService
 
@@ -61,19 +61,25 @@ class Workspace(Context):
     def datasets(self) -> DatasetService:
         from stead.data.service import DatasetService
 
-        return DatasetService(self)
+        # The PII key is the log's (hashes join); read only when something is hashed.
+        return DatasetService(self, pii_key=lambda: self.predictions.pii_key())
 
     @cached_property
     def erasure(self) -> ErasureService:
         from stead.data.erasure import ErasureService
-        from stead.serving.log_erasure import LogErasure, erase_from_log
+        from stead.predictions.erasure import LogErasure, erase_from_log
 
         directory = self.predictions.directory
 
         def erase_log(column: str, forms: set[str], entity_key: bool) -> LogErasure:
             return erase_from_log(directory, column=column, forms=forms, entity_key=entity_key)
 
-        return ErasureService(self, datasets=self.datasets, erase_log=erase_log)
+        return ErasureService(
+            self,
+            datasets=self.datasets,
+            pii_key=lambda: self.predictions.pii_key(),
+            erase_log=erase_log,
+        )
 
     @cached_property
     def features(self) -> FeatureService:
@@ -85,65 +91,66 @@ class Workspace(Context):
     def runs(self) -> RunService:
         from stead.training.service import RunService
 
-        return RunService(self)
+        return RunService(self, datasets=self.datasets, features=self.features)
 
     @cached_property
     def models(self) -> ModelRegistry:
         from stead.monitoring.readiness import monitoring_readiness
         from stead.registry.service import ModelRegistry
 
-        return ModelRegistry(self, monitoring_readiness=monitoring_readiness)
+        return ModelRegistry(
+            self,
+            datasets=self.datasets,
+            features=self.features,
+            runs=self.runs,
+            access=self.access,
+            monitoring_readiness=monitoring_readiness,
+        )
 
     @cached_property
     def endpoints(self) -> EndpointService:
-        from stead.serving.endpoints import EndpointService
+        from stead.serving.deploy.endpoints import EndpointService
 
-        return EndpointService(self, self.models)
+        return EndpointService(self, models=self.models, access=self.access)
 
     @cached_property
     def predictions(self) -> PredictionService:
-        from stead.serving.predictions import PredictionService
+        from stead.predictions.service import PredictionService
+        from stead.serving.settings import serving_settings
 
-        return PredictionService(self)
+        return PredictionService(self, settings=serving_settings(self.settings).log)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, actor: str | None = None) -> Self:
-        # Stage-owned tables ([project], [features], [training]) are checked here, so a
-        # wrong setting fails when the workspace opens rather than mid-way through a run.
-        # Imported here, like the services below, so that importing this module stays cheap.
-        from stead.monitoring.settings import check_monitoring_settings
-        from stead.security.retention import check_retention_settings
-        from stead.security.settings import check_security_settings
-        from stead.training.settings import check_stage_settings
+        # Every stage-owned table is checked here, so a wrong setting fails when the
+        # workspace opens rather than mid-way through a run. Imported here, like the
+        # services below, so that importing this module stays cheap.
+        from stead.settings_tables import check_tables, variable_tables
 
-        check_stage_settings(settings)
-        check_security_settings(settings)
-        check_monitoring_settings(settings)
-        check_retention_settings(settings)
+        check_tables(settings)
         workspace = super().from_settings(settings, actor=actor)
-        workspace.notices.extend(unknown_variables(os.environ, _settings_tables()))
+        workspace.notices.extend(unknown_variables(os.environ, variable_tables()))
         return workspace
 
     @cached_property
     def monitors(self) -> MonitorService:
         from stead.monitoring.service import MonitorService
 
-        return MonitorService(self)
+        return MonitorService(
+            self,
+            datasets=self.datasets,
+            runs=self.runs,
+            models=self.models,
+            endpoints=self.endpoints,
+            predictions=self.predictions,
+            feedback=self.feedback,
+        )
 
     @cached_property
     def retention(self) -> RetentionService:
-        from stead.security.retention import RetentionService
-        from stead.serving.log_format import day_size
+        from stead.predictions.retention import RetentionService
 
-        def hash_raw_pii(before: datetime, dry_run: bool) -> list[str]:
-            return self.erasure.hash_raw_pii(before=before, dry_run=dry_run)
-
-        return RetentionService(
-            self,
-            prediction_log=self.predictions.directory,
-            day_size=day_size,
-            hash_raw_pii=hash_raw_pii,
-        )
+        return RetentionService(self, predictions=self.predictions, erasure=self.erasure)
 
     @cached_property
     def access(self) -> AccessPolicy:
@@ -155,25 +162,41 @@ class Workspace(Context):
     def tokens(self) -> TokenService:
         from stead.security.tokens import TokenService
 
-        return TokenService(self)
+        return TokenService(self, access=self.access)
 
     @cached_property
     def feedback(self) -> FeedbackService:
-        from stead.serving.feedback import FeedbackService
+        from stead.predictions.feedback import FeedbackService
 
-        return FeedbackService(self)
+        return FeedbackService(
+            self,
+            predictions=self.predictions,
+            access=self.access,
+            endpoint_owner=lambda name: self.endpoints.owner(name),
+        )
 
     @cached_property
     def scoring(self) -> ScoringService:
-        from stead.serving.scoring import ScoringService
+        from stead.serving.batch.scoring import ScoringService
 
-        return ScoringService(self)
+        return ScoringService(
+            self, models=self.models, endpoints=self.endpoints, predictions=self.predictions
+        )
 
     @cached_property
     def explanations(self) -> ExplanationService:
         from stead.serving.explain import ExplanationService
 
-        return ExplanationService(self)
+        return ExplanationService(datasets=self.datasets, runs=self.runs, models=self.models)
+
+    @cached_property
+    def lineage(self) -> RequestLineage:
+        """The lineage of one logged prediction, by request id (``stead lineage ID``)."""
+        from stead.predictions.lineage import RequestLineage
+
+        return RequestLineage(
+            models=self.models, predictions=self.predictions, feedback=self.feedback
+        )
 
     @classmethod
     def init(
@@ -254,37 +277,3 @@ class Workspace(Context):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _settings_tables() -> dict[str, type | None]:
-    """Every table of stead.toml and its settings class (``None``: file-only)."""
-    from stead.core.audit_settings import AuditSettings
-    from stead.core.settings import core_tables
-    from stead.features.settings import FeatureSettings
-    from stead.monitoring.settings import MonitoringSettings, PolicySettings, RetrainingSettings
-    from stead.monitoring.sinks import AlertSettings
-    from stead.registry.settings import ChecklistSettings, RegistrySettings
-    from stead.security.retention import RetentionSettings
-    from stead.security.settings import AuthSettings
-    from stead.serving.settings import ServingSettings
-    from stead.training.project import ProjectSettings
-    from stead.training.settings import TrainingSettings
-
-    return {
-        **core_tables(),
-        "audit": AuditSettings,
-        "project": ProjectSettings,
-        "features": FeatureSettings,
-        "training": TrainingSettings,
-        "registry": RegistrySettings,
-        "checklist": ChecklistSettings,
-        "serving": ServingSettings,
-        "monitoring": MonitoringSettings,
-        "policy": PolicySettings,
-        "retraining": RetrainingSettings,
-        "alerts": AlertSettings,
-        "auth": AuthSettings,
-        "retention": RetentionSettings,
-        "teams": None,
-        "kpis": None,
-    }

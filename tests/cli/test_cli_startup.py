@@ -129,8 +129,8 @@ def test_drift_parameters_match_the_statistics() -> None:
     # Workspace open checks [monitoring.drift] against this light table, not the classes.
     from dataclasses import fields
 
-    from stead.monitoring import statistics
-    from stead.monitoring.config import STATISTIC_PARAMETERS
+    from stead.monitoring.drift.detect import statistics
+    from stead.monitoring.drift.thresholds import STATISTIC_PARAMETERS
 
     classes = [statistics.PSI, statistics.Wasserstein, statistics.KolmogorovSmirnov]
     classes += [statistics.JensenShannon, statistics.UnseenRate, statistics.ChiSquare]
@@ -141,7 +141,7 @@ def test_drift_parameters_match_the_statistics() -> None:
 def test_scoring_options_match_the_service() -> None:
     # The CLI repeats these so that building the app does not import pandas and pyarrow.
     from stead.cli import scoring as cli
-    from stead.serving import scoring as service
+    from stead.serving.batch import scoring as service
 
     assert cli.ENGINES == service.ENGINES
     assert cli.DEFAULT_CHUNK_ROWS == service.DEFAULT_CHUNK_ROWS

@@ -85,3 +85,35 @@ def test_core_tables_report_a_wrong_variable_by_its_name(tmp_path: Path) -> None
     assert "STEAD_DATA_MAX_LEVELS = 'lots' is not allowed; expected a whole number" in str(
         caught.value
     )
+
+
+def test_every_table_core_passes_through_has_one_check_and_nothing_else_does() -> None:
+    from stead.core.settings import _PASS_THROUGH
+    from stead.settings_tables import STAGE_TABLES
+
+    names = [table.name for table in STAGE_TABLES]
+    assert len(names) == len(set(names))
+    assert set(names) == set(_PASS_THROUGH)
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "named"),
+    [
+        ("serving", 'max_batch = "lots"', "[serving] max_batch = 'lots' is not allowed"),
+        ("registry", "bogus_key = 1", "[registry]: unknown key 'bogus_key'"),
+        ("checklist", 'baseline_margin = "x"', "[checklist] baseline_margin = 'x' is not allowed"),
+        ("retention", "bogus = 1", "[retention]: unknown key 'bogus'"),
+        ("audit", "checkpoint_every = 0", "checkpoint_every = 0 is not allowed"),
+        ("alerts", 'sinks = "nowhere"', "[alerts]"),
+    ],
+)
+def test_a_wrong_key_in_any_stage_table_fails_when_the_workspace_opens(
+    ws_dir: Path, table: str, line: str, named: str
+) -> None:
+    from stead.workspace import Workspace
+
+    # The one table alone: every other table has its defaults.
+    (ws_dir / "stead.toml").write_text(f"[{table}]\n{line}\n")
+    with pytest.raises(SettingsError) as caught:
+        Workspace.open(ws_dir)
+    assert named in caught.value.message

@@ -20,9 +20,8 @@ import pandas as pd
 import pytest
 
 from stead.demo.credit import generate_applications
-from stead.serving.outputs import output_dicts, predict_table
-from stead.serving.predictions import PredictionService
-from stead.serving.record import PredictionRecord
+from stead.predictions.outputs import output_dicts, predict_table
+from stead.predictions.record import PredictionRecord
 from stead.workspace import Workspace
 from tests.training.projects import set_tables
 
@@ -155,7 +154,7 @@ def log_traffic(
                 entity_key=str(frame["application_id"].iloc[i]),
             )
         )
-    with PredictionService(ws).open_log(mode="sync") as plog:
+    with ws.predictions.open_log(mode="sync") as plog:
         plog.log_many(records)
     return ids
 

@@ -20,7 +20,7 @@ from stead.monitoring import (
     detect_column_drift,
     detect_drift,
 )
-from stead.monitoring.window import cumulative_counts, summarise_categorical
+from stead.monitoring.drift.column_pass import cumulative_counts, summarise_categorical
 
 KINDS = {"income": "float", "age": "int", "city": "string", "member": "bool", "seen": "datetime"}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stead.monitoring.evaluation import MonitorRun
+from stead.monitoring.monitor_run import MonitorRun
 from stead.workspace import Workspace
 from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
     ENDPOINT,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stead.features.leakage import LeakageDetected
-from stead.monitoring.retraining_spec import choose_spec, with_spec_advice
+from stead.monitoring.retraining.spec import choose_spec, with_spec_advice
 from tests.features.realistic import CREDIT_TRAINING, credit_frame, credit_workspace
 
 

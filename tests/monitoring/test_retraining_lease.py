@@ -17,7 +17,7 @@ import pytest
 
 from stead.core.clock import parse_time, utcnow
 from stead.core.errors import Conflict, SettingsError
-from stead.monitoring.retraining_lease import LeaseLost
+from stead.monitoring.retraining.leases import LeaseLost
 from stead.workspace import Workspace
 from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
     ENDPOINT,

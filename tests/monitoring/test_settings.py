@@ -10,7 +10,7 @@ from stead.core.errors import SettingsError, UsageError
 from stead.core.settings import settings_from_mapping
 from stead.monitoring.settings import monitor_config
 from stead.monitoring.sinks import build_sinks
-from stead.monitoring.windowing import WindowSpec
+from stead.predictions.windows import WindowSpec
 from stead.workspace import Workspace
 from tests.training.projects import set_tables
 

@@ -139,9 +139,9 @@ def test_kpis_aggregate_per_window_and_alert_outside_their_limits() -> None:
 
 
 def test_drift_says_how_many_inputs_it_checked_and_why_it_skipped_the_others() -> None:
-    from stead.monitoring.config import DriftConfig
+    from stead.monitoring.drift.thresholds import DriftConfig
+    from stead.monitoring.report.headlines import headline
     from stead.monitoring.signals import feature_drift
-    from stead.monitoring.summary import headline
 
     rng = np.random.default_rng(0)
     reference = pd.DataFrame({c: rng.normal(size=600) for c in ("age", "income", "debt")})

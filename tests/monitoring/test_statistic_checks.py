@@ -28,7 +28,7 @@ from stead.monitoring import (
     UnseenRate,
     Wasserstein,
 )
-from stead.monitoring.window import (
+from stead.monitoring.drift.column_pass import (
     CategoricalWindow,
     NumericWindow,
     summarise_categorical,

@@ -90,7 +90,7 @@ def _dws(dep_dir: Path) -> Iterator[Workspace]:
 @contextmanager
 def serving(root: Path, **kwargs: Any) -> Iterator[TestClient]:
     """The serving app on ``root`` through Starlette's test client (lifespan included)."""
-    from stead.serving.http.app import create_app
+    from stead.server import create_app
 
     app = create_app(root, **kwargs)
     with TestClient(app) as client:

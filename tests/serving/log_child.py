@@ -19,8 +19,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from stead.serving.prediction_log import PredictionLog
-from stead.serving.record import PredictionRecord
+from stead.predictions.record import PredictionRecord
+from stead.predictions.writer import PredictionLog
 
 stop = threading.Event()
 out = threading.Lock()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from stead.serving.record import PredictionRecord
+from stead.predictions.record import PredictionRecord
 
 BASE_TIME = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

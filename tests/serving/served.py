@@ -18,9 +18,8 @@ import pandas as pd
 import pytest
 
 from stead.core.ids import new_id
-from stead.serving.outputs import output_dicts, predict_table
-from stead.serving.predictions import PredictionService
-from stead.serving.record import PredictionRecord
+from stead.predictions.outputs import output_dicts, predict_table
+from stead.predictions.record import PredictionRecord
 from stead.workspace import Workspace
 from tests.training.projects import TRAINING, credit_frame, set_tables, write_project
 
@@ -102,6 +101,6 @@ def log_predictions(
         )
         for i in range(len(frame))
     ]
-    with PredictionService(ws).open_log(mode="sync") as plog:
+    with ws.predictions.open_log(mode="sync") as plog:
         plog.log_many(records)
     return ids

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stead.serving.http.runtime import ServingRuntime
+from stead.serving.http.worker_state import ServingRuntime
 from stead.workspace import Workspace
 from tests.serving.deployed import (  # noqa: F401  (fixtures)
     RECORD,
@@ -100,6 +100,10 @@ def test_health_and_the_api_document_stay_public(dep_dir: Path, tokens: dict[str
 
 
 def test_auth_is_on_by_default_beyond_loopback(dep_dir: Path) -> None:
-    assert ServingRuntime(dep_dir, host="0.0.0.0").auth_required
-    assert not ServingRuntime(dep_dir, host="127.0.0.1").auth_required
-    assert ServingRuntime(dep_dir, host="127.0.0.1", auth=True).auth_required
+    assert ServingRuntime(dep_dir, open_workspace=Workspace.open, host="0.0.0.0").auth_required
+    assert not ServingRuntime(
+        dep_dir, open_workspace=Workspace.open, host="127.0.0.1"
+    ).auth_required
+    assert ServingRuntime(
+        dep_dir, open_workspace=Workspace.open, host="127.0.0.1", auth=True
+    ).auth_required

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from stead.serving.batching import MicroBatcher
+from stead.serving.predict.micro_batch import MicroBatcher
 
 
 def test_concurrent_requests_share_model_calls_and_keep_their_own_results() -> None:

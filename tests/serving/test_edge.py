@@ -11,7 +11,7 @@ import pytest
 from stead.core.errors import ContractViolation, UsageError
 from stead.core.settings import ValidationSettings
 from stead.data.contract import ColumnContract, Contract, validate
-from stead.serving.edge import EdgeContract
+from stead.serving.predict.contract import EdgeContract
 
 CONTRACT = Contract(
     columns=[

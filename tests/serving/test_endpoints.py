@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stead.core.errors import Conflict, GateFailed, NotFound, PermissionDenied, UsageError
-from stead.serving.endpoints import Principal
+from stead.security.access import Principal
 from stead.workspace import Workspace
 from tests.serving.deployed import (  # noqa: F401  (fixtures)
     LOGISTIC,

@@ -11,7 +11,7 @@ from sqlalchemy import Table
 
 from stead.core.db import Base
 from stead.core.errors import Conflict, DataError, NotFound, PermissionDenied, UsageError
-from stead.serving import outcome_tables  # noqa: F401  (registers feedback and batch_jobs)
+from stead.predictions import tables  # noqa: F401  (registers feedback and batch_jobs)
 from stead.workspace import Workspace
 from tests.training.projects import credit_frame, write_project
 

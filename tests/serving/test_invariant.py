@@ -15,9 +15,13 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from stead.core.settings import ValidationSettings
 from stead.data.contract import ColumnContract, Contract
-from stead.serving.edge import EdgeContract
-from stead.serving.invariant import is_batch_invariant, make_batch_invariant, row_invariant_dot
-from stead.serving.runner import ModelRunner
+from stead.serving.predict.batch_invariance import (
+    is_batch_invariant,
+    make_batch_invariant,
+    row_invariant_dot,
+)
+from stead.serving.predict.contract import EdgeContract
+from stead.serving.predict.runner import ModelRunner
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(2_000, 20))

@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 
 from stead.core.errors import UsageError
-from stead.serving.log_compaction import LOCK_FILE, compact_log
-from stead.serving.log_format import COMPACTED_PREFIX, decode, live_part_files
-from stead.serving.log_reader import read_predictions
-from stead.serving.log_tail import follow
-from stead.serving.prediction_log import PredictionLog
-from stead.serving.record import PredictionRecord
-from stead.serving.request_lookup import find_predictions
+from stead.predictions.compaction import LOCK_FILE, compact_log
+from stead.predictions.layout import COMPACTED_PREFIX, decode, live_part_files
+from stead.predictions.lookup import find_predictions
+from stead.predictions.reader import read_predictions
+from stead.predictions.record import PredictionRecord
+from stead.predictions.tail import follow
+from stead.predictions.writer import PredictionLog
 
 from .records import BASE_TIME, make_record
 
@@ -186,7 +186,7 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
 COMPACT_CHILD = """
 import sys
 from datetime import datetime, timedelta
-from stead.serving.log_compaction import compact_log
+from stead.predictions.compaction import compact_log
 compact_log(sys.argv[1], now=datetime.fromisoformat(sys.argv[2]), target_rows=1_000,
             keep_replaced=timedelta(0))
 """

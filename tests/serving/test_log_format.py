@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from stead.serving.log_format import METADATA, combine, encode
+from stead.predictions.layout import METADATA, combine, encode
 
 from .records import make_record
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from stead.serving.log_group import GroupCommit
-from stead.serving.log_reader import read_prediction_records
-from stead.serving.prediction_log import PredictionLog, PredictionLogError
+from stead.predictions.group_commit import GroupCommit
+from stead.predictions.reader import read_prediction_records
+from stead.predictions.writer import PredictionLog, PredictionLogError
 
 from .records import make_record
 

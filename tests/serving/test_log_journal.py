@@ -16,12 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from stead.core.artifacts import ArtifactStore
-from stead.serving.log_convert import PartWriter
-from stead.serving.log_format import encode
-from stead.serving.log_journal import JOURNAL_DIR, from_line, to_line, unit_file_name
-from stead.serving.log_reader import read_prediction_records, read_predictions
-from stead.serving.prediction_log import PredictionLog
-from stead.serving.sanitize import Sanitizer
+from stead.data.sanitize import Sanitizer
+from stead.predictions.journal import JOURNAL_DIR, from_line, to_line, unit_file_name
+from stead.predictions.layout import encode
+from stead.predictions.part_files import PartWriter
+from stead.predictions.reader import read_prediction_records, read_predictions
+from stead.predictions.writer import PredictionLog
 
 from .records import BASE_TIME, make_record
 

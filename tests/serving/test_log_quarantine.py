@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from stead.serving.log_format import encode
-from stead.serving.log_quarantine import quarantined
-from stead.serving.log_reader import read_predictions
-from stead.serving.metrics import ServingMetrics
-from stead.serving.prediction_log import PredictionLog
-from stead.serving.record import PredictionRecord
+from stead.predictions.layout import encode
+from stead.predictions.quarantine import quarantined
+from stead.predictions.reader import read_predictions
+from stead.predictions.record import PredictionRecord
+from stead.predictions.writer import PredictionLog
+from stead.serving.predict.metrics import ServingMetrics
 
 from .records import BASE_TIME, make_record
 
@@ -76,7 +76,7 @@ def test_a_poisoned_record_costs_no_other_prediction(tmp_path: Path, mode: str) 
 
 
 def test_a_quarantined_record_keeps_its_pii_hashed(tmp_path: Path) -> None:
-    from stead.serving.sanitize import Sanitizer
+    from stead.data.sanitize import Sanitizer
 
     sanitizer = Sanitizer(["email"], mode="hash", key=b"k" * 32)
     record = make_record(0, inputs={"email": "ann@example.com", "city": POISON})

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stead.serving.log_format import decode
-from stead.serving.request_lookup import find_request
+from stead.predictions.layout import decode
+from stead.predictions.lookup import find_request
 from stead.workspace import Workspace
 from tests.conftest import run_stead
 from tests.serving.deployed import GOVERNANCE, serving

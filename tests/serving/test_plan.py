@@ -15,8 +15,8 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
 from stead.core.settings import ValidationSettings
 from stead.data.contract import ColumnContract, Contract
-from stead.serving.edge import EdgeContract
-from stead.serving.plan import NotCompilable, compile_features
+from stead.serving.predict.contract import EdgeContract
+from stead.serving.predict.feature_plan import NotCompilable, compile_features
 
 RNG = np.random.default_rng(1)
 FRAME = pd.DataFrame(

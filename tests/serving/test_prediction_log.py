@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from stead.core.errors import UsageError
-from stead.serving.log_reader import (
+from stead.predictions.reader import (
     read_prediction_records,
     read_prediction_table,
     read_predictions,
 )
-from stead.serving.prediction_log import PredictionLog, PredictionLogError
-from stead.serving.record import PredictionRecord
+from stead.predictions.record import PredictionRecord
+from stead.predictions.writer import PredictionLog, PredictionLogError
 
 from .records import BASE_TIME, make_record
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from stead.serving.log_reader import read_prediction_table
-from stead.serving.prediction_log import PredictionLog
+from stead.predictions.reader import read_prediction_table
+from stead.predictions.writer import PredictionLog
 
 CHILD = Path(__file__).with_name("log_child.py")
 

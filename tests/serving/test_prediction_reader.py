@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from stead.core.errors import UsageError
-from stead.serving.log_format import BASE_SCHEMA
-from stead.serving.log_reader import prediction_files, read_prediction_table, read_predictions
-from stead.serving.prediction_log import PredictionLog
+from stead.predictions.layout import BASE_SCHEMA
+from stead.predictions.reader import prediction_files, read_prediction_table, read_predictions
+from stead.predictions.writer import PredictionLog
 
 from .records import BASE_TIME, make_record
 

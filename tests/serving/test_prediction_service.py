@@ -9,7 +9,6 @@ import pytest
 
 from stead.core.errors import SettingsError
 from stead.core.settings import settings_from_mapping
-from stead.serving.predictions import PredictionService
 from stead.serving.settings import PredictionLogSettings, serving_settings
 from stead.workspace import Workspace
 
@@ -25,7 +24,7 @@ def configure(ws_dir: Path, extra: str) -> None:
 
 
 def test_the_log_lives_in_the_state_dir_and_reads_back(ws: Workspace) -> None:
-    predictions = PredictionService(ws)
+    predictions = ws.predictions
     assert predictions.directory == ws.settings.state_dir / "predictions"
     with predictions.open_log() as plog:
         plog.log_many(make_record(i) for i in range(3))
@@ -37,7 +36,7 @@ def test_the_log_lives_in_the_state_dir_and_reads_back(ws: Workspace) -> None:
 def test_pii_from_the_column_roles_is_hashed_with_a_private_workspace_key(ws_dir: Path) -> None:
     configure(ws_dir, "")
     with Workspace.open(ws_dir) as ws:
-        predictions = PredictionService(ws)
+        predictions = ws.predictions
         with predictions.open_log() as plog:
             plog.log(make_record(0, entity_key="customer-42"))
         key = ws.settings.state_dir / "pii_hash_key"
@@ -52,7 +51,7 @@ def test_pii_from_the_column_roles_is_hashed_with_a_private_workspace_key(ws_dir
 def test_settings_choose_drop_sync_mode_and_another_directory(ws_dir: Path) -> None:
     configure(ws_dir, '\n[serving.log]\npii = "drop"\nmode = "sync"\ndir = "logs/predictions"\n')
     with Workspace.open(ws_dir) as ws:
-        predictions = PredictionService(ws)
+        predictions = ws.predictions
         with predictions.open_log() as plog:
             assert plog.mode == "sync"
             plog.log(make_record(0))

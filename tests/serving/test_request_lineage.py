@@ -8,9 +8,7 @@ import pytest
 
 from stead.core.errors import NotFound
 from stead.core.ids import new_id
-from stead.serving.predictions import PredictionService
-from stead.serving.request_lineage import RequestLineage
-from stead.serving.request_lookup import INDEX_FILE, find_predictions, time_of_id
+from stead.predictions.lookup import INDEX_FILE, find_predictions, time_of_id
 from stead.workspace import Workspace
 from tests.conftest import Cli
 from tests.training.projects import credit_frame
@@ -28,7 +26,7 @@ PAST = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def _log_dir(ws: Workspace) -> Path:
-    return PredictionService(ws).directory
+    return ws.predictions.directory
 
 
 def test_stead_lineage_walks_from_a_request_id_to_code_data_features_and_environment(
@@ -72,7 +70,7 @@ def test_a_request_answered_by_production_and_a_shadow_shows_both_versions(
     [request_id] = log_predictions(sws, TREES, frame)
     log_predictions(sws, LOGISTIC, frame, request_ids=[request_id], role="shadow")
 
-    tree = RequestLineage(sws)(request_id)
+    tree = sws.lineage(request_id)
 
     assert tree.kind == "request" and len(tree.children) == 2
     assert [(n.facts["role"], n.children[0].id) for n in tree.children] == [
@@ -142,7 +140,7 @@ def test_a_stead_request_id_is_looked_for_in_its_own_day_first(sws: Workspace) -
 
 def test_an_unknown_request_id_has_no_lineage(sws: Workspace) -> None:
     with pytest.raises(NotFound, match="no prediction with request id 'nope'"):
-        RequestLineage(sws)("nope")
+        sws.lineage("nope")
 
 
 def test_a_batch_scored_row_traces_back_to_its_model_too(sws: Workspace, tmp_path: Path) -> None:
@@ -151,7 +149,7 @@ def test_a_batch_scored_row_traces_back_to_its_model_too(sws: Workspace, tmp_pat
     outcome = sws.scoring.score(TREES, batch, tmp_path / "out.parquet")
     request_id = f"{outcome.job_id}-000003"
 
-    tree = RequestLineage(sws)(request_id)
+    tree = sws.lineage(request_id)
 
     assert tree.kind == "prediction" and tree.facts["endpoint"] == "credit.batch"
     assert tree.facts["revision"] == "none (batch)"
@@ -169,10 +167,10 @@ def test_the_id_of_a_multi_record_request_finds_each_of_its_records(
     # Another request whose id merely starts with the same characters is not part of it.
     log_predictions(sws, TREES, credit_frame(1, seed=5), request_ids=[f"{request_id}0.0"])
 
-    tree = RequestLineage(sws)(request_id)
+    tree = sws.lineage(request_id)
     _, text, _ = Cli(served_dir)("lineage", request_id, "--brief")
 
     assert tree.kind == "request" and tree.label == f"request {request_id} (3 predictions)"
     assert [n.id for n in tree.children] == [f"{request_id}.{i}" for i in range(3)]
     assert text.startswith(f"request {request_id} (3 predictions)")
-    assert RequestLineage(sws)(f"{request_id}.1").id == f"{request_id}.1"
+    assert sws.lineage(f"{request_id}.1").id == f"{request_id}.1"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from stead.core.errors import UsageError
-from stead.serving.router import Router, ShadowTarget, TrafficPolicy
+from stead.serving.deploy.router import Router, ShadowTarget, TrafficPolicy
 
 
 def test_without_a_canary_everything_goes_to_production() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from stead.core.errors import SettingsError
-from stead.serving.log_reader import read_predictions
-from stead.serving.prediction_log import PredictionLog
-from stead.serving.sanitize import Sanitizer, load_or_create_key
+from stead.data.sanitize import Sanitizer, load_or_create_key
+from stead.predictions.reader import read_predictions
+from stead.predictions.writer import PredictionLog
 
 from .records import make_record
 

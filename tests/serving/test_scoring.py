@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from stead.core.errors import ContractViolation
-from stead.serving.outcome_tables import BatchJobRow
-from stead.serving.predictions import PredictionService
+from stead.predictions.tables import BatchJobRow
 from stead.workspace import Workspace
 from tests.conftest import Cli
 from tests.training.projects import credit_frame
@@ -56,7 +55,7 @@ def test_scoring_a_version_writes_request_ids_and_outputs_and_logs_every_row(
     np.testing.assert_array_equal(
         scores[["probabilities.0", "probabilities.1"]].to_numpy(), _expected(sws, inputs)
     )
-    log = PredictionService(sws).read("credit.batch")
+    log = sws.predictions.read("credit.batch")
     assert sorted(log["request_id"]) == sorted(scores["request_id"])
     assert set(log["role"]) == {"production"} and log["revision"].isna().all()
     assert set(log["model_version"]) == {TREES}
@@ -76,7 +75,7 @@ def test_the_same_input_and_version_give_the_same_output_and_are_logged_once(
     assert elsewhere.logged == 0 and elsewhere.matches_original is True
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
     assert "logged nothing again" in elsewhere.message
-    assert len(PredictionService(sws).read("credit.batch")) == 250
+    assert len(sws.predictions.read("credit.batch")) == 250
     assert [e.action for e in sws.audit.events(action="batch.")] == [
         "batch.score",
         "batch.score.logged",
@@ -88,7 +87,7 @@ def test_the_same_input_and_version_give_the_same_output_and_are_logged_once(
 def test_a_job_interrupted_while_logging_logs_only_what_is_missing(
     sws: Workspace, batch: Path, tmp_path: Path
 ) -> None:
-    directory = PredictionService(sws).directory
+    directory = sws.predictions.directory
     first = sws.scoring.score(TREES, batch, tmp_path / "a.parquet")
     # As if the process died after writing the log but before recording it: every
     # prediction is in the log, the job still says "logging".
@@ -97,7 +96,7 @@ def test_a_job_interrupted_while_logging_logs_only_what_is_missing(
             update(BatchJobRow).where(BatchJobRow.id == first.job_id).values(status="logging")
         )
     resumed = sws.scoring.score(TREES, batch, tmp_path / "a.parquet")
-    assert (resumed.logged, len(PredictionService(sws).read("credit.batch"))) == (0, 250)
+    assert (resumed.logged, len(sws.predictions.read("credit.batch"))) == (0, 250)
 
     # As if it died before the log was written: everything is logged, once.
     for part in directory.rglob("part-*.parquet"):
@@ -108,7 +107,7 @@ def test_a_job_interrupted_while_logging_logs_only_what_is_missing(
         )
     finished = sws.scoring.score(TREES, batch, tmp_path / "a.parquet")
     assert finished.logged == 250 and finished.job_id == first.job_id
-    assert len(PredictionService(sws).read("credit.batch")) == 250
+    assert len(sws.predictions.read("credit.batch")) == 250
 
 
 def test_an_input_that_breaks_the_contract_is_refused_before_anything_is_scored(
@@ -190,5 +189,5 @@ def test_scoring_an_endpoint_uses_its_production_version_and_logs_its_revision(
     outcome = dws.scoring.score("credit", batch, tmp_path / "out.parquet")
 
     assert (outcome.model_version, outcome.endpoint, outcome.revision) == (TREES, "credit", 1)
-    log = PredictionService(dws).read("credit")
+    log = dws.predictions.read("credit")
     assert len(log) == 250 and set(log["revision"]) == {1}

@@ -20,15 +20,15 @@ from stead.cli.output import (
     print_table,
     say,
 )
+from stead.cli.retraining import say_trigger
 from stead.cli.session import open_workspace
 from stead.core.clock import parse_time
 from stead.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from stead.monitoring.drill import RollbackDrill
-    from stead.monitoring.evaluation import MonitorRun, WindowOutcome
     from stead.monitoring.history import MonitorState
-    from stead.monitoring.records import RetrainTrigger
+    from stead.monitoring.monitor_run import MonitorRun, WindowOutcome
+    from stead.serving.deploy.drill import RollbackDrill
 
 monitor_app = typer.Typer(
     rich_markup_mode=None,
@@ -106,7 +106,7 @@ def run(
 
 def _print_run(outcome: MonitorRun) -> None:
     from stead.monitoring.records import SIGNALS
-    from stead.monitoring.summary import SIGNAL_TITLES
+    from stead.monitoring.report.headlines import SIGNAL_TITLES
 
     if outcome.windows:
         print_table(
@@ -116,14 +116,14 @@ def _print_run(outcome: MonitorRun) -> None:
         )
     say(escape(outcome.message))
     for trigger in outcome.triggers:
-        _say_trigger(trigger)
+        say_trigger(trigger)
     for ref in outcome.evidence:
         say(f"evidence recorded: {escape(ref)}")
 
 
 def _window_row(outcome: WindowOutcome) -> list[str]:
     from stead.monitoring.records import SIGNALS
-    from stead.monitoring.summary import headline
+    from stead.monitoring.report.headlines import headline
 
     by_signal = {r.signal: r for r in outcome.results}
     cells = []
@@ -135,14 +135,6 @@ def _window_row(outcome: WindowOutcome) -> list[str]:
     label = outcome.window.label + (" (labels)" if outcome.recheck else "")
     kinds = ", ".join(d.kind.replace("_", " ") for d in outcome.decisions)
     return [label, escape(outcome.model_version or ""), *cells, escape(kinds)]
-
-
-def _say_trigger(trigger: RetrainTrigger) -> None:
-    text = f"retrain trigger {trigger.id} ({trigger.kind}, {trigger.status})"
-    message = trigger.outcome.get("message") or trigger.error
-    if message:
-        text += f": {message}"
-    say(escape(text))
 
 
 @monitor_app.command()
@@ -194,7 +186,7 @@ def show(
 
 def _print_state(state: MonitorState) -> None:
     from stead.monitoring.records import SIGNALS
-    from stead.monitoring.summary import SIGNAL_TITLES, headline
+    from stead.monitoring.report.headlines import SIGNAL_TITLES, headline
 
     latest = state.latest
     if latest is None:
@@ -245,7 +237,7 @@ def _print_state(state: MonitorState) -> None:
             ],
         )
     for trigger in state.triggers:
-        _say_trigger(trigger)
+        say_trigger(trigger)
 
 
 @monitor_app.command()

@@ -19,7 +19,7 @@ from stead.core.duration import parse_duration
 if TYPE_CHECKING:
     import pandas as pd
 
-    from stead.serving.log_compaction import CompactionReport
+    from stead.predictions.compaction import CompactionReport
 
 app = typer.Typer(
     rich_markup_mode=None, help="The prediction log: what endpoints answered.", no_args_is_help=True
@@ -42,7 +42,7 @@ def tail_(
 
     With --json: a JSON list, or with --follow one JSON object per line.
     """
-    from stead.serving.log_tail import follow, tail
+    from stead.predictions.tail import follow, tail
 
     with open_workspace(workspace, as_json=as_json) as ws:
         directory = ws.predictions.directory
@@ -90,7 +90,7 @@ def compact(
     Readers and a running server are safe meanwhile. Files that were merged are deleted
     by a later run, once --keep-replaced has passed. Run it daily (cron, a scheduler).
     """
-    from stead.serving.log_compaction import TARGET_ROWS
+    from stead.predictions.compaction import TARGET_ROWS
 
     with open_workspace(workspace, as_json=as_json) as ws, guarded(as_json=as_json):
         report = ws.predictions.compact(
@@ -157,7 +157,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     import pyarrow as pa
 
-    from stead.serving.log_format import decode
+    from stead.predictions.layout import decode
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     return [dataclasses.asdict(r) for r in decode(table)]

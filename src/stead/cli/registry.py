@@ -288,14 +288,14 @@ def lineage(
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
     """Where a model or one prediction came from: run, data, features, code, environment."""
+    from stead.predictions.lineage import START_DESCRIPTION
     from stead.registry.lineage import LineageQuery
-    from stead.serving.request_lineage import START_DESCRIPTION, RequestLineage
 
     with open_workspace(workspace, as_json=as_json) as ws:
         query = LineageQuery(
             [
                 ("NAME@N (a model version)", ws.models.lineage_start),
-                (START_DESCRIPTION, RequestLineage(ws).start),
+                (START_DESCRIPTION, ws.lineage.start),
             ]
         )
         tree = query(target)

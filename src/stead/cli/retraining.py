@@ -43,6 +43,15 @@ retrain_app = typer.Typer(
 )
 
 
+def say_trigger(trigger: RetrainTrigger) -> None:
+    """One line per trigger: its id, kind, status and what processing it said."""
+    text = f"retrain trigger {trigger.id} ({trigger.kind}, {trigger.status})"
+    message = trigger.outcome.get("message") or trigger.error
+    if message:
+        text += f": {message}"
+    say(escape(text))
+
+
 @retrain_app.command("run")
 def retrain(
     endpoint: str = typer.Argument(..., help="The endpoint whose model to retrain."),
@@ -72,8 +81,6 @@ def retrain(
     stead retrain credit --reason "new lending policy from 2026-07"
     stead retrain credit --pending          the monitor's triggers ([retraining] automatic = false)
     """
-    from stead.cli.monitoring import _say_trigger
-
     with guarded(as_json=as_json):
         chosen = [
             n
@@ -94,7 +101,7 @@ def retrain(
         print_json([t.to_dict() for t in done])
     else:
         for t in done:
-            _say_trigger(t)
+            say_trigger(t)
             # The spec's and the code's, each also in --json through the evidence.
             for warning in t.evidence.get("warnings", []):
                 say(f"  [yellow]warning:[/] {escape(warning)}")

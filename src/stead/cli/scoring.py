@@ -10,7 +10,7 @@ from rich.markup import escape
 from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, notice, print_json, progress, say
 from stead.cli.session import open_workspace
 
-# The same values as stead.serving.scoring's ENGINES and DEFAULT_CHUNK_ROWS, repeated so that
+# The same values as stead.serving.batch.scoring's ENGINES and DEFAULT_CHUNK_ROWS, repeated so that
 # building the app does not import pandas and pyarrow; tests/cli/test_cli_startup.py keeps
 # the two in step.
 ENGINES = ("local", "dask")

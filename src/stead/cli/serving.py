@@ -14,7 +14,7 @@ from stead.cli.session import guarded, open_workspace
 from stead.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from stead.serving.deployment import Deployment, DeployOutcome, Endpoint
+    from stead.serving.deploy.deployment import Deployment, DeployOutcome, Endpoint
 
 endpoints_app = typer.Typer(
     rich_markup_mode=None,
@@ -270,7 +270,7 @@ def serve(
     Every worker follows deployment changes within about a second.
     """
     from stead.core.settings import find_root, load_settings
-    from stead.serving.server import serve as run
+    from stead.server import serve as run
     from stead.serving.settings import serving_settings
 
     with guarded():

@@ -11,7 +11,6 @@ The location is any fsspec URL (a local directory by default).
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import time
 from collections.abc import Callable
@@ -173,9 +172,6 @@ class ArtifactStore:
                 self.on_integrity_error(digest, message)
             raise IntegrityError(message, details={"artifact": digest, "actual": actual})
         return data
-
-    def open_verified(self, digest: str, *, label: str | None = None) -> io.BytesIO:
-        return io.BytesIO(self.get_bytes(digest, label=label))
 
     def local_path(self, digest: str) -> Path | None:
         """The file path for a local store (for tools that want one), else ``None``."""

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Self
 
 from stead.core.artifacts import ArtifactStore
-from stead.core.audit import AuditTrail
 from stead.core.audit_settings import audit_log
+from stead.core.audit_trail import AuditTrail
 from stead.core.errors import SettingsError
 from stead.core.migrate import upgrade
 from stead.core.settings import Settings, find_root, load_settings

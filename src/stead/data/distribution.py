@@ -16,14 +16,6 @@ EPSILON = 1e-4
 QUANTILE_GRID = np.linspace(0.0, 1.0, 101)
 
 
-def quantile_edges(values: np.ndarray, bins: int) -> np.ndarray:
-    """Inner edges of up to ``bins`` equal-frequency bins (duplicates removed)."""
-    if values.size == 0:
-        return np.array([], dtype=np.float64)
-    edges = np.quantile(values, np.linspace(0.0, 1.0, bins + 1)[1:-1])
-    return np.unique(edges)
-
-
 def bin_counts(values: np.ndarray, edges: Sequence[float] | np.ndarray) -> np.ndarray:
     """Counts of finite ``values`` per bin, for inner ``edges`` (len(edges) + 1 bins)."""
     edges = np.asarray(edges, dtype=np.float64)

@@ -30,10 +30,10 @@ from sqlalchemy import select
 from stead.core.errors import UsageError
 from stead.data.pii import matches, pseudonymise, stored_forms
 from stead.data.profile import profile_frame
+from stead.data.sanitize import Sanitizer
 from stead.data.schema import ColumnSchema, Schema
 from stead.data.snapshot import DatasetSnapshot
 from stead.data.tables import DatasetSnapshotRow
-from stead.serving.sanitize import Sanitizer, workspace_key
 
 if TYPE_CHECKING:
     from stead.core.context import Context
@@ -109,10 +109,16 @@ class ErasureService:
     """
 
     def __init__(
-        self, context: Context, *, datasets: DatasetService, erase_log: LogEraser | None = None
+        self,
+        context: Context,
+        *,
+        datasets: DatasetService,
+        pii_key: Callable[[], bytes],
+        erase_log: LogEraser | None = None,
     ) -> None:
         self._ctx = context
         self._datasets = datasets
+        self._pii_key = pii_key
         self._erase_log = erase_log
 
     def erase(
@@ -134,7 +140,7 @@ class ErasureService:
                 f"no snapshot has a column {column!r} and [columns] pii does not list it; "
                 f"columns are: {', '.join(known) or '(no snapshots)'}"
             )
-        sanitizer = Sanitizer([column], mode="hash", key=workspace_key(settings))
+        sanitizer = Sanitizer([column], mode="hash", key=self._pii_key())
         forms = stored_forms(value, sanitizer)
         rewrites = []
         for snapshot in snapshots:

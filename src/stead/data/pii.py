@@ -1,7 +1,7 @@
 """PII in snapshots: ``[columns] pii`` stored as keyed hashes, never as the raw values.
 
 A snapshot hashes its PII columns when it is taken, with the prediction log's
-:class:`~stead.serving.sanitize.Sanitizer` and the workspace's one key, so the same
+:class:`~stead.data.sanitize.Sanitizer` and the workspace's one key, so the same
 customer hashes the same in every snapshot and in the log: joins by id, per-entity
 splits and contamination checks still work, and nobody holding the Parquet without the
 key can read or test guesses against the values. ``[data] keep_raw_pii = true`` keeps
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stead.serving.sanitize import Sanitizer, is_keyed_hash
+from stead.data.sanitize import Sanitizer, is_keyed_hash
 
 
 def pii_columns(frame: pd.DataFrame, sanitizer: Sanitizer) -> list[str]:

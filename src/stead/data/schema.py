@@ -46,14 +46,6 @@ class ColumnSchema:
     roles: list[str] = field(default_factory=list)
 
     @property
-    def is_numeric(self) -> bool:
-        return self.kind in NUMERIC_KINDS
-
-    @property
-    def is_categorical(self) -> bool:
-        return self.kind in ("string", "bool")
-
-    @property
     def is_pii(self) -> bool:
         return PII_ROLE in self.roles
 

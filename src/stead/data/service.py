@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,10 +24,10 @@ from stead.data.diff import SnapshotDiff, diff_snapshots
 from stead.data.pii import pseudonymise
 from stead.data.profile import profile_frame
 from stead.data.reader import check_frame, read_table
+from stead.data.sanitize import Sanitizer
 from stead.data.schema import PII_ROLE, Schema, infer_schema
 from stead.data.snapshot import DatasetSnapshot, SnapshotRef, check_name, content_hash
 from stead.data.tables import DatasetSnapshotRow
-from stead.serving.sanitize import Sanitizer, workspace_key
 
 if TYPE_CHECKING:
     from stead.core.context import Context
@@ -48,8 +49,10 @@ class SnapshotOutcome:
 
 
 class DatasetService:
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, *, pii_key: Callable[[], bytes]) -> None:
         self._ctx = context
+        # The workspace's PII hash key, read only when something is hashed.
+        self._pii_key = pii_key
 
     # -- creating -------------------------------------------------------------------
 
@@ -154,7 +157,7 @@ class DatasetService:
             SettingsError: the key file is unsafe or unreadable.
         """
         pii = self._ctx.settings.columns.pii
-        return Sanitizer(pii, mode="hash", key=workspace_key(self._ctx.settings) if pii else None)
+        return Sanitizer(pii, mode="hash", key=self._pii_key() if pii else None)
 
     def _with_time_column(self, frame: pd.DataFrame) -> pd.DataFrame:
         time_col = self._ctx.settings.columns.time

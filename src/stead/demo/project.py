@@ -18,8 +18,6 @@ NUMERIC = [
 ]
 CATEGORICAL = ["region", "channel", "purpose"]
 LEAKY = "collections_flag"
-# Known only after the outcome: never sent to the model.
-OUTCOME_COLUMNS = ["defaulted", "loss_amount", "label_known_at"]
 
 PROJECT_SETTINGS = """
 [columns]

@@ -32,7 +32,6 @@ from stead.demo.project import (
 )
 from stead.demo.services import AlertInbox, Traffic, running_server, send
 from stead.features.leakage import LeakageDetected
-from stead.serving.request_lineage import RequestLineage
 from stead.workspace import Workspace
 
 FEATURE_COLUMNS = [*NUMERIC, *CATEGORICAL]
@@ -352,7 +351,7 @@ class Story:
     def lineage_and_report(self, ws: Workspace) -> None:
         self.step("lineage of one prediction, and the monitoring report")
         request_id = self.outcome.facts["request_id"]
-        self.say(escape(RequestLineage(ws)(request_id).render(facts=False)))
+        self.say(escape(ws.lineage(request_id).render(facts=False)))
         report = ws.monitors.report("credit", self.root / "monitoring-report.html")
         self.say(f"report: {report}")
         self.outcome.facts["report"] = str(report)

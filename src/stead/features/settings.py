@@ -1,7 +1,7 @@
 """``[features]`` and ``[training.leakage]``: the feature stage's settings, kept light.
 
 These classes are parsed when a workspace opens (through
-:func:`stead.training.settings.check_stage_settings`), so this module imports only the
+:func:`stead.training.settings.stage_settings`), so this module imports only the
 standard library and ``core``: the code that builds transformers (scikit-learn) and runs
 the leakage checks (pandas, SciPy) lives in :mod:`.definition` and :mod:`.leakage`,
 which re-export these names.

@@ -21,20 +21,11 @@ from typing import TYPE_CHECKING
 from stead.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from stead.monitoring.config import DriftConfig
-    from stead.monitoring.drift import comparable, detect_column_drift, detect_drift
-    from stead.monitoring.errors import DriftInputError
-    from stead.monitoring.policy import decide
-    from stead.monitoring.prediction import detect_prediction_drift, profile_outputs
-    from stead.monitoring.records import (
-        Alert,
-        Decision,
-        MonitorResult,
-        RetrainTrigger,
-        SignalResult,
-    )
-    from stead.monitoring.report import ColumnDrift, DriftReport, StatisticResult
-    from stead.monitoring.statistics import (
+    from stead.monitoring.drift.detect import comparable, detect_column_drift, detect_drift
+    from stead.monitoring.drift.errors import DriftInputError
+    from stead.monitoring.drift.outputs import detect_prediction_drift, profile_outputs
+    from stead.monitoring.drift.report import ColumnDrift, DriftReport, StatisticResult
+    from stead.monitoring.drift.statistics import (
         PSI,
         ChiSquare,
         DriftStatistic,
@@ -43,36 +34,45 @@ if TYPE_CHECKING:
         UnseenRate,
         Wasserstein,
     )
-    from stead.monitoring.windowing import WindowSpec
+    from stead.monitoring.drift.thresholds import DriftConfig
+    from stead.monitoring.policy import decide
+    from stead.monitoring.records import (
+        Alert,
+        Decision,
+        MonitorResult,
+        RetrainTrigger,
+        SignalResult,
+    )
+    from stead.predictions.windows import WindowSpec
 
 # The drift code imports pandas and SciPy, and importing any submodule (such as
 # stead.monitoring.settings, checked whenever a workspace opens) runs this file first; so
 # the exports are imported on first use, as in stead/__init__.py.
 _LAZY = {
-    "DriftConfig": "stead.monitoring.config",
-    "comparable": "stead.monitoring.drift",
-    "detect_column_drift": "stead.monitoring.drift",
-    "detect_drift": "stead.monitoring.drift",
-    "DriftInputError": "stead.monitoring.errors",
+    "DriftConfig": "stead.monitoring.drift.thresholds",
+    "comparable": "stead.monitoring.drift.detect",
+    "detect_column_drift": "stead.monitoring.drift.detect",
+    "detect_drift": "stead.monitoring.drift.detect",
+    "DriftInputError": "stead.monitoring.drift.errors",
     "decide": "stead.monitoring.policy",
-    "detect_prediction_drift": "stead.monitoring.prediction",
-    "profile_outputs": "stead.monitoring.prediction",
+    "detect_prediction_drift": "stead.monitoring.drift.outputs",
+    "profile_outputs": "stead.monitoring.drift.outputs",
     "Alert": "stead.monitoring.records",
     "Decision": "stead.monitoring.records",
     "MonitorResult": "stead.monitoring.records",
     "RetrainTrigger": "stead.monitoring.records",
     "SignalResult": "stead.monitoring.records",
-    "ColumnDrift": "stead.monitoring.report",
-    "DriftReport": "stead.monitoring.report",
-    "StatisticResult": "stead.monitoring.report",
-    "PSI": "stead.monitoring.statistics",
-    "ChiSquare": "stead.monitoring.statistics",
-    "DriftStatistic": "stead.monitoring.statistics",
-    "JensenShannon": "stead.monitoring.statistics",
-    "KolmogorovSmirnov": "stead.monitoring.statistics",
-    "UnseenRate": "stead.monitoring.statistics",
-    "Wasserstein": "stead.monitoring.statistics",
-    "WindowSpec": "stead.monitoring.windowing",
+    "ColumnDrift": "stead.monitoring.drift.report",
+    "DriftReport": "stead.monitoring.drift.report",
+    "StatisticResult": "stead.monitoring.drift.report",
+    "PSI": "stead.monitoring.drift.statistics",
+    "ChiSquare": "stead.monitoring.drift.statistics",
+    "DriftStatistic": "stead.monitoring.drift.statistics",
+    "JensenShannon": "stead.monitoring.drift.statistics",
+    "KolmogorovSmirnov": "stead.monitoring.drift.statistics",
+    "UnseenRate": "stead.monitoring.drift.statistics",
+    "Wasserstein": "stead.monitoring.drift.statistics",
+    "WindowSpec": "stead.predictions.windows",
 }
 
 

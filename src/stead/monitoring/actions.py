@@ -18,10 +18,10 @@ from stead.monitoring.alerts import AlertService, AlertSpec, alert_key
 from stead.monitoring.history import MonitorHistory
 from stead.monitoring.policy import decide
 from stead.monitoring.records import Alert, Decision, MonitorResult, RetrainTrigger
+from stead.monitoring.retraining.triggers import TriggerStore
 from stead.monitoring.settings import PolicySettings
 from stead.monitoring.tables import MonitorDecisionRow
-from stead.monitoring.triggers import TriggerStore
-from stead.monitoring.windowing import Window, WindowSpec
+from stead.predictions.windows import Window, WindowSpec
 
 if TYPE_CHECKING:
     from stead.core.context import Context

@@ -167,10 +167,6 @@ class AlertService:
             (sent[known[k].id], True) if known[k].id in sent else (known[k], False) for k in keys
         ]
 
-    def deliver(self, alert: Alert) -> Alert:
-        """Send ``alert`` through every sink and record each outcome (audited)."""
-        return self.deliver_all(alert.endpoint, [alert])[alert.id]
-
     def deliver_all(self, endpoint: str, alerts: Sequence[Alert]) -> dict[str, Alert]:
         """Send each alert through every sink; record every outcome in one change."""
         outcomes: list[tuple[str, str, bool, int, str | None]] = []

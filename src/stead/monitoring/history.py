@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from stead.monitoring.policy import PastWindow
 from stead.monitoring.records import Decision, MonitorResult, RetrainTrigger
 from stead.monitoring.tables import MonitorDecisionRow, MonitorResultRow
-from stead.serving.outcome_tables import FeedbackRow
+from stead.predictions.tables import FeedbackRow
 
 if TYPE_CHECKING:
     from stead.core.context import Context

@@ -240,7 +240,7 @@ LeaseState = Literal["live", "expired", "none"]
 @dataclass(frozen=True)
 class RetrainTrigger:
     """A reason to retrain an endpoint's model, what processing it produced, and its
-    current or last claim (lease, see ``retraining_lease.py``).
+    current or last claim (lease, see :mod:`stead.monitoring.retraining.leases`).
 
     Attributes:
         holder: the actor who claimed it last (``None`` if never claimed).

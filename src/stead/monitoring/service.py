@@ -23,38 +23,53 @@ from typing import TYPE_CHECKING, Any
 
 from stead.core.duration import parse_duration
 from stead.core.errors import NotFound, UsageError
-from stead.data.service import DatasetService
 from stead.monitoring.alerts import AlertService, AlertTest
-from stead.monitoring.drill import Driller, RollbackDrill
-from stead.monitoring.evaluation import MonitorRun, MonitorRunner, WindowOutcome
+from stead.monitoring.drift.reference import version_reference
 from stead.monitoring.history import MonitorHistory, MonitorState, WindowResults
-from stead.monitoring.htmlreport import render_report
-from stead.monitoring.monitor import References
-from stead.monitoring.readiness import monitoring_readiness
+from stead.monitoring.monitor_run import MonitorRun, MonitorRunner, WindowOutcome
 from stead.monitoring.records import Alert, Decision, RetrainTrigger
-from stead.monitoring.reference import version_reference
-from stead.monitoring.retraining import Retrainer
-from stead.monitoring.retraining_lease import TriggerLeases
+from stead.monitoring.report.html import render_report
+from stead.monitoring.retraining.leases import TriggerLeases
+from stead.monitoring.retraining.retrainer import Retrainer
+from stead.monitoring.retraining.triggers import TriggerStore
 from stead.monitoring.settings import MonitorConfig, monitor_config
-from stead.monitoring.triggers import TriggerStore
-from stead.monitoring.windowing import WindowSpec
-from stead.registry.service import ModelRegistry
-from stead.serving.endpoints import EndpointService
-from stead.serving.record import check_endpoint
-from stead.training.service import RunService
+from stead.monitoring.window_signals import References
+from stead.predictions.record import check_endpoint
+from stead.predictions.windows import WindowSpec
+from stead.serving.deploy.drill import Driller, RollbackDrill
 
 if TYPE_CHECKING:
     from stead.core.context import Context
+    from stead.data.service import DatasetService
+    from stead.predictions.feedback import FeedbackService
+    from stead.predictions.service import PredictionService
+    from stead.registry.service import ModelRegistry
+    from stead.serving.deploy.endpoints import EndpointService
+    from stead.training.service import RunService
 
 
 class MonitorService:
     """The monitoring stage of a workspace (``ws.monitors``)."""
 
-    def __init__(self, context: Context) -> None:
+    def __init__(
+        self,
+        context: Context,
+        *,
+        datasets: DatasetService,
+        runs: RunService,
+        models: ModelRegistry,
+        endpoints: EndpointService,
+        predictions: PredictionService,
+        feedback: FeedbackService,
+    ) -> None:
         self._ctx = context
-        self._models = ModelRegistry(context, monitoring_readiness=monitoring_readiness)
-        self._runs = RunService(context)
-        self._endpoints = EndpointService(context, self._models)
+        self._datasets = datasets
+        self._runs = runs
+        self._models = models
+        self._endpoints = endpoints
+        self._predictions = predictions
+        self._feedback = feedback
+        # Monitoring's own stores, of its own tables; every other stage's service is a peer.
         self.history = MonitorHistory(context)
         self.triggers_store = TriggerStore(context)
 
@@ -112,6 +127,8 @@ class MonitorService:
             alerts=self.alert_service,
             triggers=self.triggers_store,
             history=self.history,
+            predictions=self._predictions,
+            feedback=self._feedback,
             record_evidence=self._record,
         )
         run = runner.run(
@@ -288,7 +305,9 @@ class MonitorService:
             self._ctx,
             settings=self.config.retraining,
             leases=self.leases,
-            datasets=DatasetService(self._ctx),
+            datasets=self._datasets,
+            predictions=self._predictions,
+            feedback=self._feedback,
             runs=self._runs,
             models=self._models,
             endpoints=self._endpoints,
@@ -327,9 +346,13 @@ class MonitorService:
         sample: int = 50,
     ) -> RollbackDrill:
         """Roll back to the previous revision and forward again, checking both answer;
-        records ``rollback_verified`` evidence (see :mod:`stead.monitoring.drill`)."""
+        records ``rollback_verified`` evidence (see :mod:`stead.serving.deploy.drill`)."""
         driller = Driller(
-            self._ctx, models=self._models, runs=self._runs, endpoints=self._endpoints
+            self._ctx,
+            models=self._models,
+            runs=self._runs,
+            endpoints=self._endpoints,
+            predictions=self._predictions,
         )
         return driller.drill(endpoint, url=url, token=token, sample=sample)
 

@@ -59,8 +59,7 @@ from stead.core.settings import (
     stage_table,
     stage_values,
 )
-from stead.monitoring.config import DriftConfig
-from stead.monitoring.sinks import alert_settings
+from stead.monitoring.drift.thresholds import DriftConfig
 from stead.registry.settings import UNBOUNDED
 
 
@@ -325,10 +324,3 @@ def monitor_config(settings: Settings, env: Mapping[str, str] | None = None) -> 
         kpis[name] = build_dataclass(KpiSettings, table, where=f"stead.toml [kpis.{name}]")
     retraining = stage_table(settings, "retraining", RetrainingSettings, env=env)
     return MonitorConfig(monitoring=parsed, policy=policy, kpis=kpis, retraining=retraining)
-
-
-def check_monitoring_settings(settings: Settings) -> None:
-    """Validate ``[monitoring]``, ``[policy]``, ``[kpis]``, ``[retraining]`` and ``[alerts]``;
-    called when a workspace opens, so a wrong setting fails there."""
-    monitor_config(settings)
-    alert_settings(settings)

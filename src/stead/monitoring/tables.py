@@ -4,7 +4,7 @@ Results, decisions, alerts and deliveries are append-only. A trigger's ``status`
 ``outcome`` move as it is processed, each move an audited change; ``key`` columns are
 unique so that firing again for the same window finds the existing alert or trigger.
 The ``lease_*`` columns say who is processing a trigger and until when
-(``retraining_lease.py``).
+(:mod:`stead.monitoring.retraining.leases`).
 """
 
 from __future__ import annotations

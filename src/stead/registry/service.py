@@ -16,8 +16,6 @@ from stead.core.errors import GateFailed, NotFound, PermissionDenied, UsageError
 from stead.core.ids import new_id
 from stead.data.contract import Contract
 from stead.data.profile import Profile
-from stead.data.service import DatasetService
-from stead.features.service import FeatureService
 from stead.registry.evidence import Evidence, check_item
 from stead.registry.lineage import LineageNode, model_lineage
 from stead.registry.loading import LoadedModel, VersionLoader, VersionVerification
@@ -32,13 +30,15 @@ from stead.registry.version import (
     StageChange,
     check_stage,
 )
-from stead.security.access import AccessPolicy
-from stead.training.service import RunService
 
 if TYPE_CHECKING:
     from stead.core.context import Context
+    from stead.data.service import DatasetService
+    from stead.features.service import FeatureService
     from stead.registry.card import ModelCard
     from stead.registry.checklist import Checklist, MonitoringReadiness
+    from stead.security.access import AccessPolicy
+    from stead.training.service import RunService
 
 # Checklists, cards and registration evaluate models (scikit-learn): the methods that
 # build them import them, so that listing versions, runs or endpoints does not.
@@ -47,12 +47,22 @@ if TYPE_CHECKING:
 class ModelRegistry:
     """The governed model registry of a workspace (``ws.models``)."""
 
-    def __init__(self, context: Context, *, monitoring_readiness: MonitoringReadiness) -> None:
+    def __init__(
+        self,
+        context: Context,
+        *,
+        datasets: DatasetService,
+        features: FeatureService,
+        runs: RunService,
+        access: AccessPolicy,
+        monitoring_readiness: MonitoringReadiness,
+    ) -> None:
         self._ctx = context
         self._monitoring_readiness = monitoring_readiness
-        self._datasets = DatasetService(context)
-        self._features = FeatureService(context)
-        self._runs = RunService(context)
+        self._datasets = datasets
+        self._features = features
+        self._runs = runs
+        self._access = access
         self._loader = VersionLoader(context, self._signer)
 
     # -- signing --------------------------------------------------------------------
@@ -255,14 +265,14 @@ class ModelRegistry:
 
     def _require_owner(self, version: ModelVersion, action: str) -> None:
         try:
-            AccessPolicy(self._ctx).require_owner(self._ctx.actor, version.owner, action=action)
+            self._access.require_owner(self._ctx.actor, version.owner, action=action)
         except PermissionDenied as error:
             self._refuse(version, "permission", message=error.message)
             raise
 
     def _require_admin(self, version: ModelVersion, action: str) -> None:
         try:
-            AccessPolicy(self._ctx).require_admin(self._ctx.actor, action=action)
+            self._access.require_admin(self._ctx.actor, action=action)
         except PermissionDenied as error:
             self._refuse(version, "permission", message=error.message)
             raise

@@ -7,6 +7,8 @@ who holds the rights it lacks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from stead.core.context import Context
 from stead.core.errors import PermissionDenied
 from stead.security.settings import auth_settings, teams
@@ -15,6 +17,23 @@ NO_ADMIN_HINT = (
     'name one in stead.toml: [auth] admins = ["{actor}"] '
     "(or STEAD_AUTH_ADMINS='[\"{actor}\"]'); `stead init` names the workspace's creator"
 )
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who acts: an identity, the teams it acts for, whether it is an admin.
+
+    The CLI acts as the workspace actor (teams from ``[teams]``, see
+    :meth:`AccessPolicy.principal`); the HTTP server as the API token (its team, and admin
+    when its role is ``admin``).
+    """
+
+    identity: str
+    teams: tuple[str, ...] = ()
+    admin: bool = False
+
+    def may_act_for(self, owner: str) -> bool:
+        return self.admin or owner == self.identity or owner in self.teams
 
 
 class AccessPolicy:
@@ -29,6 +48,13 @@ class AccessPolicy:
 
     def is_admin(self, actor: str) -> bool:
         return actor in self._admins
+
+    def principal(self, actor: str) -> Principal:
+        """``actor`` as a :class:`Principal`: its teams from ``[teams]``, admin when it
+        is in ``[auth] admins``."""
+        return Principal(
+            identity=actor, teams=tuple(self._teams.teams_of(actor)), admin=self.is_admin(actor)
+        )
 
     def may_act_for(self, actor: str, owner: str) -> bool:
         return self.is_admin(actor) or actor == owner or self._teams.is_member(actor, owner)

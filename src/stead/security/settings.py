@@ -86,9 +86,3 @@ def teams(settings: Settings) -> Teams:
             )
         members[str(team)] = list(people)
     return Teams(members)
-
-
-def check_security_settings(settings: Settings) -> None:
-    """Validate ``[auth]`` and ``[teams]``; called when a workspace opens."""
-    auth_settings(settings)
-    teams(settings)

@@ -118,8 +118,9 @@ def _hash(secret: str) -> str:
 class TokenService:
     """``ws.tokens``: create, list, revoke and check API tokens."""
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, *, access: AccessPolicy) -> None:
         self._ctx = context
+        self._access = access
 
     def create(self, *, name: str, role: str, team: str | None = None) -> IssuedToken:
         """Issue a token; the returned secret is never stored and cannot be shown again.
@@ -131,7 +132,7 @@ class TokenService:
             PermissionDenied: the actor is not an admin, or no admin is configured.
             UsageError: an unknown role, an empty name, or a labeler without a team.
         """
-        AccessPolicy(self._ctx).require_admin(self._ctx.actor, action="create API tokens")
+        self._access.require_admin(self._ctx.actor, action="create API tokens")
         if role not in ROLES:
             raise UsageError(f"role {role!r} is not one of {', '.join(ROLES)}")
         if not name.strip():
@@ -159,7 +160,7 @@ class TokenService:
         return IssuedToken(token=token, secret=f"{PREFIX}_{token_id}_{secret}")
 
     def revoke(self, token_id: str, *, reason: str | None = None) -> ApiToken:
-        AccessPolicy(self._ctx).require_admin(self._ctx.actor, action="revoke API tokens")
+        self._access.require_admin(self._ctx.actor, action="revoke API tokens")
         with self._ctx.store.change("token.revoke", f"token:{token_id}", reason=reason) as change:
             row = change.session.get(ApiTokenRow, token_id)
             if row is None:

@@ -9,7 +9,6 @@ hierarchy (so HTTP maps them like every other)::
     SteadError
     ├── PredictionFailed      (the model and its fallback both failed)  1 / 503
     ├── NotReady              (the server is still loading)             1 / 503
-    ├── NotImplementedYet     (a feature this build cannot serve)       1 / 501
     └── InternalError         (a bug: the server log has the details)   1 / 500
 """
 
@@ -53,11 +52,6 @@ class PredictionFailed(SteadError):
 class NotReady(SteadError):
     code = "not_ready"
     http_status = 503
-
-
-class NotImplementedYet(SteadError):
-    code = "not_implemented"
-    http_status = 501
 
 
 class InternalError(SteadError):

@@ -44,7 +44,9 @@ from stead.registry.loading import LoadedModel
 from stead.serving.shapley import shapley_values
 
 if TYPE_CHECKING:
-    from stead.workspace import Workspace
+    from stead.data.service import DatasetService
+    from stead.registry.service import ModelRegistry
+    from stead.training.service import RunService
 
 # Background rows the model-agnostic method averages over (it costs rows × coalitions).
 SAMPLED_BACKGROUND = 32
@@ -299,15 +301,19 @@ class ExplanationService:
     """Explainers of a workspace's versions, their background the version's training rows
     (``ws.explanations``). Explainers are cached per version for the life of the service."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self._ws = workspace
+    def __init__(
+        self, *, datasets: DatasetService, runs: RunService, models: ModelRegistry
+    ) -> None:
+        self._datasets = datasets
+        self._runs = runs
+        self._models = models
         self._cache: dict[str, Explainer] = {}
 
     def explainer(self, model: str | LoadedModel) -> Explainer:
-        loaded = self._ws.models.load(model) if isinstance(model, str) else model
+        loaded = self._models.load(model) if isinstance(model, str) else model
         cached = self._cache.get(loaded.version.id)
         if cached is None:
-            run = self._ws.runs.get(loaded.version.run_id)
+            run = self._runs.get(loaded.version.run_id)
             cached = Explainer(loaded, self.training_rows(loaded), seed=run.seed)
             self._cache[loaded.version.id] = cached
         return cached
@@ -318,9 +324,9 @@ class ExplanationService:
 
     def training_rows(self, model: LoadedModel) -> pd.DataFrame:
         """The version's training rows (its snapshot minus the evaluation rows)."""
-        run = self._ws.runs.get(model.version.run_id)
-        frame = self._ws.datasets.load(self._ws.datasets.get_by_id(run.snapshot_id))
-        evaluation = self._ws.runs.eval_frame(run).index
+        run = self._runs.get(model.version.run_id)
+        frame = self._datasets.load(self._datasets.get_by_id(run.snapshot_id))
+        evaluation = self._runs.eval_frame(run).index
         return frame.drop(index=evaluation)[model.input_columns].reset_index(drop=True)
 
 

@@ -31,7 +31,6 @@ from stead.core.errors import SettingsError
 from stead.core.settings import Settings, build_dataclass, stage_values
 
 Task = Literal["binary", "multiclass", "regression"]
-TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
 WHERE = "stead.toml [project]"
 
 _REQUIRED = {
@@ -86,10 +85,6 @@ class Project:
     time: str | None
     pii: list[str]
     post_prediction: list[str]
-
-    @property
-    def is_classification(self) -> bool:
-        return self.task != "regression"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,10 +11,8 @@ from sqlalchemy import select
 
 from stead.core.errors import Conflict, NotFound, SpecError, UsageError
 from stead.core.provenance import git_code_version
-from stead.data.service import DatasetService
 from stead.features.definition import FeatureSettings
 from stead.features.imports import ImportPath
-from stead.features.service import FeatureService
 from stead.features.sources import SourceBundle, collect_sources, importing, module_path
 from stead.training.liveness import ProcessStamp, is_alive
 from stead.training.persistence import dump_model, load_model
@@ -36,8 +34,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from stead.core.context import Context
+    from stead.data.service import DatasetService
     from stead.data.snapshot import DatasetSnapshot
     from stead.features.leakage import LeakageReport
+    from stead.features.service import FeatureService
     from stead.training.compare import RunComparison
     from stead.training.execute import Fitted, StepCallback
     from stead.training.split import Split
@@ -52,10 +52,12 @@ TRAIN_STEPS = ("checking leakage", "fitting model", "fitting baseline", "evaluat
 class RunService:
     """Training runs of a workspace."""
 
-    def __init__(self, context: Context) -> None:
+    def __init__(
+        self, context: Context, *, datasets: DatasetService, features: FeatureService
+    ) -> None:
         self._ctx = context
-        self._datasets = DatasetService(context)
-        self._features = FeatureService(context)
+        self._datasets = datasets
+        self._features = features
 
     # -- training -------------------------------------------------------------------
 

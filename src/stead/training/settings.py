@@ -23,7 +23,7 @@
     [training.leakage]                   # each check: "error" | "warn" | "off"
     target = "error"
 
-:func:`check_stage_settings` validates ``[project]``, ``[features]`` and ``[training]``
+:func:`stage_settings` validates ``[project]``, ``[features]`` and ``[training]``
 together when a workspace opens, so a wrong setting fails there, naming the key, the
 value and what is allowed. Each key can be overridden by ``STEAD_<TABLE>_<KEY>``
 (``STEAD_TRAINING_SEED``, ``STEAD_TRAINING_SPLIT_METHOD``, ``STEAD_PROJECT_OWNER``).
@@ -223,8 +223,3 @@ def stage_settings(settings: Settings) -> StageSettings:
             '[features] definition = "features:build"'
         )
     return StageSettings(project=project, training=training)
-
-
-def check_stage_settings(settings: Settings) -> None:
-    """Validate the training stage's tables; called by ``Workspace.open``."""
-    stage_settings(settings)

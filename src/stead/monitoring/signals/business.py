@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 
 from stead.monitoring.records import SignalResult
+from stead.monitoring.report.headlines import number
 from stead.monitoring.settings import KpiSettings
 from stead.monitoring.signals.performance import ANSWERED
-from stead.monitoring.summary import number
 
 KPI_PREFIX = "kpis."
 

@@ -1,7 +1,7 @@
 """Data layer: drift of the inputs (per feature) and of the outputs (prediction drift).
 
 Both compare a window with profiles stored at training time (the snapshot's, and the
-version's evaluation outputs) using :func:`~stead.monitoring.drift.detect_drift`, so a
+version's evaluation outputs) using :func:`~stead.monitoring.drift.detect.detect_drift`, so a
 window costs one pass over its own rows. Besides the verdicts, each result keeps the
 window's counts in the reference bins (or per reference level): the report draws
 reference against current from them without reading the window again.
@@ -15,13 +15,17 @@ from typing import Any
 import pandas as pd
 
 from stead.data.profile import ColumnProfile, Profile
-from stead.monitoring.config import DriftConfig
-from stead.monitoring.drift import comparable, detect_drift
-from stead.monitoring.prediction import detect_prediction_drift
+from stead.monitoring.drift.column_pass import (
+    numeric_values,
+    summarise_categorical,
+    summarise_numeric,
+)
+from stead.monitoring.drift.detect import comparable, detect_drift
+from stead.monitoring.drift.outputs import detect_prediction_drift
+from stead.monitoring.drift.report import ColumnDrift
+from stead.monitoring.drift.thresholds import DriftConfig
 from stead.monitoring.records import SignalResult
-from stead.monitoring.report import ColumnDrift
-from stead.monitoring.summary import drift_coverage
-from stead.monitoring.window import numeric_values, summarise_categorical, summarise_numeric
+from stead.monitoring.report.headlines import drift_coverage
 
 # The statistic charted per kind of column: the effect size that decides most often.
 HEADLINE = {"numeric": "psi", "categorical": "js_distance"}

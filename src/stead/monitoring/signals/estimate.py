@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
+from stead.monitoring.drift.reference import VersionReference
 from stead.monitoring.records import SignalResult
-from stead.monitoring.reference import VersionReference
 from stead.registry.settings import better
 
 ESTIMABLE = ("roc_auc", "accuracy")

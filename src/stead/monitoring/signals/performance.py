@@ -17,8 +17,8 @@ from typing import Any, TypeGuard
 import numpy as np
 import pandas as pd
 
+from stead.monitoring.drift.reference import PREDICTION, PROBABILITIES, VALUE
 from stead.monitoring.records import SignalResult
-from stead.monitoring.reference import PREDICTION, PROBABILITIES, VALUE
 from stead.registry.settings import better
 from stead.training.evaluation import Predictions, evaluate
 from stead.training.project import Task

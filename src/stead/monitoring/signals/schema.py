@@ -36,8 +36,8 @@ import pandas as pd
 
 from stead.data.contract import ColumnContract, Contract
 from stead.data.profile import Profile
+from stead.monitoring.drift.column_pass import numeric_values
 from stead.monitoring.records import SignalResult
-from stead.monitoring.window import numeric_values
 
 
 def schema_changes(

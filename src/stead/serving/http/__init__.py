@@ -1,7 +1,2 @@
-"""The HTTP server: a Starlette app over the serving engine (see :mod:`.app`)."""
-
-from __future__ import annotations
-
-from stead.serving.http.app import app_from_environment, create_app
-
-__all__ = ["app_from_environment", "create_app"]
+"""The HTTP server: a Starlette app over the serving engine (:mod:`.app` builds it, every
+operation is declared once in :mod:`.api`)."""

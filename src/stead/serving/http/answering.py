@@ -11,12 +11,12 @@ from typing import Any
 from starlette.requests import Request
 
 from stead.core.errors import ContractViolation
-from stead.serving.answer import Answer, PredictRequest
-from stead.serving.http.lean import Call, Result
+from stead.serving.http.fast_path import Call, Result
 from stead.serving.http.request_ids import CLIENT_SUPPLIED, REQUEST_ID, check_request_id
 from stead.serving.http.responses import dump
-from stead.serving.http.runtime import ServingRuntime
-from stead.serving.idempotency import StoredResponse, request_hash
+from stead.serving.http.worker_state import ServingRuntime
+from stead.serving.predict.idempotency import StoredResponse, request_hash
+from stead.serving.predict.request import Answer, PredictRequest
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"

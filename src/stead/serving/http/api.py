@@ -17,9 +17,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import Response
 
 from stead.serving.http import manage, mlflow, native, oip, ops
-from stead.serving.http.lean import lean_route
+from stead.serving.http.answering import runtime
+from stead.serving.http.fast_path import lean_route
+from stead.serving.http.responses import json_response
 from stead.serving.http.schemas import (
     NAME_PATTERN,
     REQUEST_ID_PATTERN,
@@ -123,7 +127,6 @@ ERRORS = {
     413: "too many records or too large a body (payload_too_large)",
     422: "of the schema but not servable: records that break the input contract, text "
     "no store can keep, tensor shapes or column lengths that disagree",
-    501: "not available in this server (not_implemented)",
     503: "still loading, not loaded, or the model and its fallback failed",
 }
 
@@ -180,9 +183,15 @@ HEADERS = (
         "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
     },
 )
-PREDICTION_ERRORS = (400, 401, 403, 404, 409, 413, 422, 501, 503)
+PREDICTION_ERRORS = (400, 401, 403, 404, 409, 413, 422, 503)
 READ = (401, 403)
 CHANGE = (400, 401, 403, 404, 409, 412)
+
+
+async def openapi(request: Request) -> Response:
+    """``GET /openapi.json``: this module's document, with the server's auth scheme."""
+    return json_response(document(auth=runtime(request).auth_required))
+
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -214,7 +223,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Record the label of a logged prediction (or, with correct, change it)",
         role="labeler",
         body=FeedbackBody,
-        errors=(400, 401, 403, 404, 409, 422, 501, 503),
+        errors=(400, 401, 403, 404, 409, 422, 503),
     ),
     Operation(
         "GET",
@@ -350,7 +359,7 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=READ,
         tags=("ops",),
     ),
-    Operation("GET", "/openapi.json", ops.openapi, "This document", tags=("ops",)),
+    Operation("GET", "/openapi.json", openapi, "This document", tags=("ops",)),
 )
 
 

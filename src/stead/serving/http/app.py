@@ -1,7 +1,7 @@
 """The ASGI app: routes, middleware (request ids, body limits, auth) and error handling.
 
-``create_app(workspace)`` builds it; ``stead serve`` runs it on uvicorn, through
-:func:`app_from_environment` so that each worker process builds its own.
+:func:`create_app` builds it around a way to open the workspace; the composition root
+(:mod:`stead.server`) passes ``Workspace.open`` and runs it on uvicorn.
 """
 
 from __future__ import annotations
@@ -25,23 +25,24 @@ from stead.serving.http.auth import AuthMiddleware
 from stead.serving.http.body_limit import BodyLimitMiddleware
 from stead.serving.http.request_ids import RequestIdMiddleware
 from stead.serving.http.responses import error_response
-from stead.serving.http.runtime import ServingRuntime
 from stead.serving.http.unexpected import UnexpectedErrorMiddleware
-
-WORKSPACE_ENV = "STEAD_SERVE_WORKSPACE"
-HOST_ENV = "STEAD_SERVE_HOST"
-AUTH_ENV = "STEAD_SERVE_AUTH"
+from stead.serving.http.worker_state import OpenWorkspace, ServingRuntime
 
 ROUTES = [Route(op.path, op.handler, methods=[op.method]) for op in OPERATIONS]
 
 
 def create_app(
-    workspace: str | os.PathLike[str], *, host: str = "127.0.0.1", auth: bool | None = None
+    workspace: str | os.PathLike[str],
+    *,
+    open_workspace: OpenWorkspace,
+    host: str = "127.0.0.1",
+    auth: bool | None = None,
 ) -> Starlette:
     """The serving app for the workspace at (or above) ``workspace``.
 
     Args:
         workspace: the workspace directory.
+        open_workspace: opens it, in the worker process, with every service built once.
         host: the address the server listens on; with ``[auth] enabled = "auto"`` token
             checks are on unless it is loopback.
         auth: force token checks on or off.
@@ -49,7 +50,7 @@ def create_app(
     Raises:
         SettingsError: ``stead.toml`` is missing or a setting is wrong.
     """
-    runtime = ServingRuntime(workspace, host=host, auth=auth)
+    runtime = ServingRuntime(workspace, open_workspace=open_workspace, host=host, auth=auth)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -77,16 +78,6 @@ def create_app(
     )
     app.state.runtime = runtime
     return app
-
-
-def app_from_environment() -> Starlette:
-    """The app for ``stead serve``'s workers: workspace and host from the environment."""
-    auth = os.environ.get(AUTH_ENV)
-    return create_app(
-        os.environ.get(WORKSPACE_ENV, "."),
-        host=os.environ.get(HOST_ENV, "127.0.0.1"),
-        auth=None if not auth else auth == "true",
-    )
 
 
 async def _stead_error(request: Request, exc: Exception) -> Response:

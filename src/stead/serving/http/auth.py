@@ -25,9 +25,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stead.core.errors import PermissionDenied, Unauthenticated
+from stead.security.access import Principal
 from stead.security.tokens import ApiToken, Role, role_allows, roles_allowing
-from stead.serving.governance import Principal
-from stead.serving.http.lean import Call
+from stead.serving.http.fast_path import Call
 from stead.serving.http.responses import send_error
 
 if TYPE_CHECKING:

@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from stead.core.errors import UsageError
+from stead.serving.deploy.watcher import refs_of
 from stead.serving.errors import Unprocessable
 from stead.serving.http.answering import runtime
 from stead.serving.http.auth import principal_of, require
 from stead.serving.http.responses import json_response
 from stead.serving.http.schemas import DeploymentBody, RollbackBody, parse
-from stead.serving.watcher import refs_of
 
 
 def _served(request: Request, name: str) -> dict[str, Any]:

@@ -17,12 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from stead.core.errors import UsageError
-from stead.serving.answer import Answer, PredictRequest
 from stead.serving.errors import Unprocessable
 from stead.serving.http.answering import answer, request_id
 from stead.serving.http.auth import require
-from stead.serving.http.lean import Call, Result
+from stead.serving.http.fast_path import Call, Result
 from stead.serving.http.schemas import InvocationsBody, parse
+from stead.serving.predict.request import Answer, PredictRequest
 
 FORMATS = "dataframe_split, dataframe_records, inputs or instances"
 

@@ -27,13 +27,12 @@ import functools
 from starlette.requests import Request
 from starlette.responses import Response
 
-from stead.serving.answer import PredictRequest
-from stead.serving.errors import NotImplementedYet
 from stead.serving.http.answering import answer, request_id, runtime
 from stead.serving.http.auth import principal_of, require
-from stead.serving.http.lean import Call, Result
+from stead.serving.http.fast_path import Call, Result
 from stead.serving.http.responses import json_response
 from stead.serving.http.schemas import FeedbackBody, PredictBody, parse
+from stead.serving.predict.request import PredictRequest
 
 TRUE = ("1", "true", "yes")
 
@@ -62,10 +61,7 @@ async def feedback(request: Request) -> Response:
     who = principal_of(require(request, "labeler"))
     name = request.path_params["name"]
     body = parse(FeedbackBody, await request.body(), operation="POST /v1/endpoints/{name}/feedback")
-    ws = runtime(request).ws
-    service = getattr(ws, "feedback", None)
-    if service is None:
-        raise NotImplementedYet("feedback is not available in this server")
+    service = runtime(request).ws.feedback
     call = (
         functools.partial(service.correct, reason=body.reason)
         if body.correct

@@ -24,15 +24,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from stead.core.errors import UsageError
-from stead.serving.answer import Answer, PredictRequest
 from stead.serving.errors import NotReady, Unprocessable
 from stead.serving.http import oip_binary
 from stead.serving.http.answering import answer, request_id, runtime
 from stead.serving.http.auth import require
-from stead.serving.http.lean import Call, Result
+from stead.serving.http.fast_path import Call, Result
 from stead.serving.http.readiness import readiness
 from stead.serving.http.responses import json_response, load
 from stead.serving.http.schemas import InferBody, validate
+from stead.serving.predict.request import Answer, PredictRequest
 
 DATATYPES = {
     "int": "INT64",

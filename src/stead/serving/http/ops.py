@@ -1,6 +1,6 @@
 """Operating the server: ``/healthz`` (the process answers), ``/readyz`` (it has loaded
-what is deployed and can log: see :mod:`.readiness`), ``/metrics`` (Prometheus) and
-``/openapi.json``."""
+what is deployed and can log: see :mod:`.readiness`) and ``/metrics`` (Prometheus).
+``/openapi.json`` is served by :mod:`.api`, which builds the document."""
 
 from __future__ import annotations
 
@@ -30,9 +30,3 @@ async def metrics(request: Request) -> Response:
     rt.revision_changed()
     content, media_type = rt.metrics.render()
     return Response(content, 200, media_type=media_type)
-
-
-async def openapi(request: Request) -> Response:
-    from stead.serving.http.api import document  # the document names this module's routes
-
-    return json_response(document(auth=runtime(request).auth_required))

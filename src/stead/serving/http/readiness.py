@@ -20,7 +20,7 @@ from typing import Any
 
 from stead.core.errors import Unauthenticated
 from stead.security.tokens import role_allows
-from stead.serving.http.runtime import ServingRuntime
+from stead.serving.http.worker_state import ServingRuntime
 
 log = logging.getLogger("stead.serving")
 
