@@ -129,7 +129,7 @@ def test_drift_parameters_match_the_statistics() -> None:
     # Workspace open checks [monitoring.drift] against this light table, not the classes.
     from dataclasses import fields
 
-    from stead.monitoring.drift.detect import statistics
+    from stead.monitoring.drift import statistics
     from stead.monitoring.drift.thresholds import STATISTIC_PARAMETERS
 
     classes = [statistics.PSI, statistics.Wasserstein, statistics.KolmogorovSmirnov]
