@@ -18,7 +18,7 @@ from stead.data.contract import Contract
 from stead.data.profile import Profile
 from stead.data.service import DatasetService
 from stead.features.service import FeatureService
-from stead.registry.evidence import Evidence, check_item
+from stead.registry.evidence import BACKTEST, Evidence, check_item
 from stead.registry.lineage import LineageNode, model_lineage
 from stead.registry.loading import LoadedModel, VersionLoader, VersionVerification
 from stead.registry.settings import checklist_settings, registry_settings
@@ -38,6 +38,7 @@ from stead.training.service import RunService
 if TYPE_CHECKING:
     from stead.core.context import Context
     from stead.registry.card import ModelCard
+    from stead.registry.champion import ChampionComparison
     from stead.registry.checklist import Checklist, MonitoringReadiness
 
 # Checklists, cards and registration evaluate models (scikit-learn): the methods that
@@ -325,6 +326,37 @@ class ModelRegistry:
         check_item(item)
         if not evidence.strip():
             raise UsageError("evidence must say what was observed, in a sentence")
+        return self._add_evidence(ref, item, passed=passed, evidence=evidence, details=details)
+
+    def record_backtest(
+        self, ref: str, comparison: ChampionComparison, *, evidence: str, run_id: str
+    ) -> Evidence:
+        """Record a retrain's backtest of ``ref`` against production (audited as
+        ``model.evidence``); the checklist's ``champion_challenger`` item judges on it.
+
+        Args:
+            comparison: both versions' metric on the backtest rows (``on`` says which).
+            evidence: one sentence saying what was fitted and scored where.
+            run_id: the backtest run (the candidate's procedure without those rows).
+        """
+        tolerance = checklist_settings(self._ctx.settings).champion_tolerance
+        return self._add_evidence(
+            ref,
+            BACKTEST,
+            passed=comparison.advantage >= -tolerance,
+            evidence=evidence,
+            details={**comparison.to_dict(), "backtest_run": run_id},
+        )
+
+    def _add_evidence(
+        self,
+        ref: str,
+        item: str,
+        *,
+        passed: bool,
+        evidence: str,
+        details: dict[str, Any] | None,
+    ) -> Evidence:
         version = self.get(ref)
         with self._ctx.store.change("model.evidence", f"model:{version.ref}") as change:
             row = ModelEvidenceRow(
@@ -344,7 +376,8 @@ class ModelRegistry:
             return row.to_entity(ref=version.ref)
 
     def evidence(self, ref: str) -> builtins.list[Evidence]:
-        """Recorded after-deployment evidence of a version, oldest first."""
+        """Recorded evidence of a version (after-deployment items and backtests), oldest
+        first."""
         version = self.get(ref)
         with self._ctx.store.read() as session:
             rows = session.scalars(
