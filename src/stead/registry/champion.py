@@ -7,7 +7,9 @@ data with it, and a different random split shares rows too). Rows are matched by
 content of the champion's input columns and the target (see :mod:`stead.registry.rows`).
 With a random split, evaluation rows about an entity (``[columns] id``) the challenger
 was also trained on are dropped too: a recurring customer's other rows teach the
-challenger that customer, which flatters it. The champion's shared entities are kept:
+challenger that customer, which flatters it. (Training refuses such a split by default,
+through the ``contamination`` leakage check; accepted as a warning, the comparison still
+must not reward it.) The champion's shared entities are kept:
 they can only flatter the champion, which makes the gate stricter, never laxer. A time
 split needs no such rule: serving a known customer later is what the model will do.
 The champion is loaded, verified and run on those rows, and so is the challenger; both
