@@ -338,7 +338,13 @@ class ModelRegistry:
             comparison: both versions' metric on the backtest rows (``on`` says which).
             evidence: one sentence saying what was fitted and scored where.
             run_id: the backtest run (the candidate's procedure without those rows).
+
+        Raises:
+            PermissionDenied: the actor is not in the owning team (nor an admin): a
+                backtest decides a gate item, so only those who may promote record one.
         """
+        version = self.get(ref)
+        self._require_owner(version, f"record a backtest of {version.ref}")
         tolerance = checklist_settings(self._ctx.settings).champion_tolerance
         return self._add_evidence(
             ref,
