@@ -189,6 +189,7 @@ def test_the_registered_candidate_learns_the_newest_labelled_rows_and_the_backte
     comparison = outcome["comparison"]
     assert comparison["rows"] == 168 and comparison["metric"] == "rmse"
     assert comparison["backtest_run"] != run.id
+    assert trigger.evidence["backtest"]["run"] == comparison["backtest_run"]
     assert comparison["champion_value"] > SHIFT * 0.8  # production misses the new level
     assert comparison["challenger_value"] < comparison["champion_value"] / 2
     window = traffic.iloc[-168:]

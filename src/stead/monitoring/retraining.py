@@ -331,6 +331,7 @@ class Retrainer:
             trigger,
             outcome,
             "backtest",
+            evidence={"backtest": {"run": run.id, "snapshot": snapshot.ref, **facts}},
             backtest_run=run.id,
             backtest_snapshot=snapshot.ref,
             comparison=facts,
