@@ -6,7 +6,7 @@ import pytest
 
 from stead.core.errors import GateFailed, PermissionDenied, UsageError
 from stead.workspace import Workspace
-from tests.training.projects import set_tables
+from tests.training.projects import credit_frame, set_tables
 
 from .governed import Runs, alter_artifact, open_as, ready
 
@@ -179,3 +179,24 @@ def test_a_remembered_comparison_gives_the_same_answer_and_still_catches_tamperi
         alter_artifact(ws, ws.models.get(champion).artifacts["model"])
         item = {i.key: i for i in ws.models.checklist(challenger).items}["champion_challenger"]
         assert item.status == "fail" and "was altered" in item.detail
+
+
+def test_random_split_rows_about_customers_the_challenger_trained_on_are_not_compared(
+    reg: Workspace, runs: Runs
+) -> None:
+    champion = ready(reg, runs.good)
+    reg.models.promote(champion, to="production")
+    # Recurring customers: four applications each, the same income, region and outcome.
+    # A random split puts almost every customer on both sides, so the challenger's
+    # evaluation rows are customers it learned: they would flatter it. The leakage check
+    # refuses such a split unless contamination is accepted as a warning, as here.
+    set_tables(reg.root, {"training.leakage": {"contamination": "warn"}})
+    customers = credit_frame(200, seed=11)
+    frame = customers.loc[customers.index.repeat(4)].reset_index(drop=True)
+    frame["age"] = frame["age"] + frame.groupby("customer_id").cumcount()
+    with Workspace.open(reg.root) as ws:
+        ws.datasets.snapshot(frame, name="apps")
+        challenger = ready(ws, ws.runs.train(snapshot="apps@2").run.id)
+        item = {i.key: i for i in ws.models.checklist(challenger).items}["champion_challenger"]
+    assert item.status == "fail"
+    assert "nor are about an entity credit@2 trained on (need 50)" in item.detail

@@ -248,8 +248,9 @@ class RetrainingSettings:
     source: str | None = None
     # Add labelled production predictions (inputs from the log, labels from feedback).
     include_feedback: bool = True
-    # The newest labelled predictions in this span are held out: the candidate and the
-    # production version are compared on them, never trained on them.
+    # The newest labelled predictions in this span are the backtest window: a candidate
+    # fitted without them and production are compared on them; the registered version
+    # is then refitted on every labelled row, these included.
     evaluation_window: str = "30d"
     min_evaluation_rows: int = 50
     # Re-run the new run and prove it bit-identical (the checklist's first item).

@@ -4,9 +4,21 @@ The rows are the challenger's evaluation rows (read from its snapshot by the rec
 positions) minus every row the champion was trained on: a champion scored on its own
 training rows would look far better than it is (a retrained challenger usually shares
 data with it, and a different random split shares rows too). Rows are matched by the
-content of the champion's input columns and the target. The champion is loaded,
-verified and run on those rows, and so is the challenger; both are scored with the same
-metric.
+content of the champion's input columns and the target (see :mod:`stead.registry.rows`).
+With a random split, evaluation rows about an entity (``[columns] id``) the challenger
+was also trained on are dropped too: a recurring customer's other rows teach the
+challenger that customer, which flatters it. (Training refuses such a split by default,
+through the ``contamination`` leakage check; accepted as a warning, the comparison still
+must not reward it.) The champion's shared entities are kept:
+they can only flatter the champion, which makes the gate stricter, never laxer. A time
+split needs no such rule: serving a known customer later is what the model will do.
+The champion is loaded, verified and run on those rows, and so is the challenger; both
+are scored with the same metric.
+
+A challenger refitted on all rows (``[training.split] refit``) has no unseen evaluation
+rows, so it is not compared here; a retrain judges it on a backtest instead, recorded as
+evidence with the version (see :mod:`stead.monitoring.retraining`), and the checklist
+reads that.
 
 A comparison depends only on the two versions (immutable and signed), the metric and
 these rules, so its result is remembered in the workspace's state directory
@@ -32,6 +44,7 @@ import pandas as pd
 from stead.core.ids import new_id
 from stead.core.settings import STATE_DIR
 from stead.features.sources import importing
+from stead.registry.rows import same_entity, seen_by, training_rows
 from stead.registry.settings import better
 from stead.registry.version import ModelVersion
 
@@ -39,7 +52,6 @@ if TYPE_CHECKING:
     from stead.core.context import Context
     from stead.features.sources import SourceBundle
     from stead.registry.loading import VersionLoader
-    from stead.training.run import TrainingRun
     from stead.training.service import RunService
 
 
@@ -47,34 +59,35 @@ if TYPE_CHECKING:
 MIN_COMPARISON_ROWS = 50
 
 
-def score_version(
-    version: ModelVersion,
+def score_model(
     pipeline: Any,
     sources: SourceBundle,
     rows: pd.DataFrame,
     *,
+    input_columns: list[str],
+    task: str,
     target: str,
     metric: str,
     classes: np.ndarray,
     root: Path,
     positive: Any = None,
 ) -> float | None:
-    """``metric`` of ``version`` (its loaded ``pipeline``, run with the feature code of
-    its run, ``sources``) on ``rows``; ``None`` when the metric cannot be computed there."""
+    """``metric`` of a loaded ``pipeline`` (run with the feature code of its run,
+    ``sources``) on ``rows``; ``None`` when the metric cannot be computed there."""
     # Imported here: scikit-learn costs a metadata command (checklist, promote) a second.
     from stead.training.evaluation import evaluate, predict
 
     with importing(sources, root=root):
         predictions = predict(
             pipeline,
-            rows[version.input_columns],
-            task=version.task,  # type: ignore[arg-type]
+            rows[input_columns],
+            task=task,  # type: ignore[arg-type]
             classes=classes,
         )
     return evaluate(
         rows[target].to_numpy(),
         predictions,
-        task=version.task,  # type: ignore[arg-type]
+        task=task,  # type: ignore[arg-type]
         metrics=[metric],
         classes=classes,
         positive=positive,
@@ -85,10 +98,6 @@ class NotComparable(Exception):
     """The champion cannot be scored on the challenger's rows (the reason says why)."""
 
 
-def _fingerprints(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    return pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
-
-
 @dataclass(frozen=True)
 class ChampionComparison:
     champion: str
@@ -97,6 +106,8 @@ class ChampionComparison:
     champion_value: float
     challenger_value: float
     rows: int
+    # Which rows: the challenger's evaluation rows, or a retrain's backtest window.
+    on: str = ""
 
     @property
     def advantage(self) -> float:
@@ -105,7 +116,7 @@ class ChampionComparison:
 
     def describe(self) -> str:
         return (
-            f"on {self.rows} evaluation rows of {self.challenger}: {self.metric} "
+            f"on {self.rows} {self.on or f'evaluation rows of {self.challenger}'}: {self.metric} "
             f"{self.challenger_value:.4f} vs production {self.champion} "
             f"{self.champion_value:.4f} (challenger {self.advantage:+.4f})"
         )
@@ -119,7 +130,20 @@ class ChampionComparison:
             "challenger_value": self.challenger_value,
             "advantage": self.advantage,
             "rows": self.rows,
+            "on": self.on,
         }
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> ChampionComparison:
+        return cls(
+            champion=body["champion"],
+            challenger=body["challenger"],
+            metric=body["metric"],
+            champion_value=float(body["champion_value"]),
+            challenger_value=float(body["challenger_value"]),
+            rows=int(body["rows"]),
+            on=str(body.get("on") or ""),
+        )
 
 
 def compare_with_champion(
@@ -140,6 +164,12 @@ def compare_with_champion(
         IntegrityError: the champion's artifacts or manifest were altered.
     """
     run = runs.get(challenger.run_id)
+    if run.spec.split.refit:
+        raise NotComparable(
+            f"{challenger.ref} was refitted on all rows of {challenger.snapshot_ref}, its "
+            "evaluation rows included; it is judged on a backtest against production, and "
+            "none is recorded for it (`stead retrain` records one)"
+        )
     if run.metrics.get(metric) is None:
         raise NotComparable(f"{challenger.ref} has no recorded {metric}")
     if challenger.task != champion.task:
@@ -168,23 +198,26 @@ def compare_with_champion(
             f"{', '.join(missing)}"
         )
     target = challenger.output["target"]
-    champion_run = runs.get(champion.run_id)
-    trained_on = _champion_training_rows(runs, champion_run, [*champion.input_columns, target])
-    unseen = ~np.isin(_fingerprints(frame, [*champion.input_columns, target]), trained_on)
+    columns = [*champion.input_columns, target]
+    unseen = ~seen_by(frame, training_rows(runs, runs.get(champion.run_id)), columns)
+    if run.spec.split.method == "random":
+        unseen &= ~same_entity(frame, training_rows(runs, run), run.spec.id_column)
     if unseen.sum() < MIN_COMPARISON_ROWS:
         raise NotComparable(
             f"only {int(unseen.sum())} of {challenger.ref}'s {len(frame)} evaluation rows were "
-            f"not used to train production {champion.ref} (need {MIN_COMPARISON_ROWS})"
+            f"not used to train production {champion.ref} nor are about an entity "
+            f"{challenger.ref} trained on (need {MIN_COMPARISON_ROWS})"
         )
     frame = frame[unseen]
     classes = np.asarray(champion_classes if champion_classes is not None else [])
 
     def score(version: ModelVersion) -> float:
-        value = score_version(
-            version,
+        value = score_model(
             loader.load(version).pipeline,
             loader.sources(version),
             frame,
+            input_columns=version.input_columns,
+            task=version.task,
             target=target,
             metric=metric,
             classes=classes,
@@ -221,14 +254,16 @@ class ComparisonCache:
             metric,
             repr(positive),
             MIN_COMPARISON_ROWS,
+            "unseen by content; random split: unseen entities",  # the rows rule
             importlib.metadata.version("stead"),  # the scoring code itself
         ]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     def get(self, key: str) -> ChampionComparison | None:
         try:
-            return ChampionComparison(**json.loads((self.directory / f"{key}.json").read_text()))
-        except (OSError, ValueError, TypeError):
+            text = (self.directory / f"{key}.json").read_text()
+            return ChampionComparison.from_dict(json.loads(text))
+        except (OSError, ValueError, TypeError, KeyError):
             return None  # none yet, or damaged: compare again
 
     def put(self, key: str, comparison: ChampionComparison) -> None:
@@ -240,16 +275,3 @@ class ComparisonCache:
             os.replace(tmp, path)
         except OSError:  # a read-only workspace still compares, just every time
             tmp.unlink(missing_ok=True)
-
-
-def _champion_training_rows(runs: RunService, run: TrainingRun, columns: list[str]) -> np.ndarray:
-    """Fingerprints of the rows the champion's run trained on (its snapshot minus its
-    evaluation rows)."""
-    snapshot = runs.snapshot_frame(run)
-    evaluation = runs.eval_row_positions(run)
-    training = np.ones(len(snapshot), dtype=bool)
-    training[evaluation] = False
-    present = [c for c in columns if c in snapshot.columns]
-    if len(present) < len(columns):
-        return np.array([], dtype=np.uint64)  # other columns: no row can be the same
-    return _fingerprints(snapshot[training], columns)

@@ -18,8 +18,13 @@ Before deployment (every item must pass to promote to ``production``):
   ``[columns]``. Findings of checks set to ``warn`` pass and are listed.
 - ``beats_baseline``: the primary metric beats the fallback baseline's by
   ``[checklist] baseline_margin``.
-- ``champion_challenger``: not worse than the production version, on the challenger's
-  evaluation rows, by more than ``[checklist] champion_tolerance``.
+- ``champion_challenger``: not worse than the production version by more than
+  ``[checklist] champion_tolerance``. When a retrain recorded a backtest of this version
+  against the current production version (evidence item ``backtest``), judged on that:
+  the same recent labelled rows, neither model fitted on them. Otherwise on the
+  challenger's evaluation rows that production was not trained on (see
+  :mod:`stead.registry.champion`). A loser passes the gate only by an admin's audited
+  override.
 
 After deployment (tracked and shown; evidence comes from serving and monitoring, see
 :mod:`stead.registry.evidence`): ``drift_detection``, ``performance_logged``,
@@ -33,8 +38,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from stead.core.errors import IntegrityError, NotFound
-from stead.registry.champion import NotComparable, compare_with_champion
-from stead.registry.evidence import AFTER_DEPLOYMENT, Evidence
+from stead.registry.champion import ChampionComparison, NotComparable, compare_with_champion
+from stead.registry.evidence import AFTER_DEPLOYMENT, BACKTEST, Evidence
 from stead.registry.leakage_review import review_leakage
 from stead.registry.settings import ChecklistSettings, better
 from stead.registry.version import ModelVersion
@@ -162,7 +167,7 @@ class ChecklistBuilder:
             "documented": lambda: self._documented(version),
             "leakage": lambda: self._leakage(version),
             "beats_baseline": lambda: self._baseline(version),
-            "champion_challenger": lambda: self._champion(version, champion),
+            "champion_challenger": lambda: self._champion(version, champion, evidence),
         }
         items = []
         for key, check in checks.items():
@@ -329,23 +334,40 @@ class ChecklistBuilder:
         return "fail", f"{text}: does not beat the baseline by the margin {margin:g}", facts
 
     def _champion(
-        self, version: ModelVersion, champion: ModelVersion | None
+        self, version: ModelVersion, champion: ModelVersion | None, evidence: list[Evidence]
     ) -> tuple[Status, str, dict[str, Any] | None]:
         if champion is None:
             return "pass", f"no version of {version.name} is in production: nothing to beat", None
         if champion.id == version.id:
             return "pass", f"{version.ref} is the production version", None
-        metric, _ = self._primary(version)
-        try:
-            comparison = compare_with_champion(
-                self._ctx, version, champion, metric=metric, runs=self._runs, loader=self._loader
-            )
-        except NotComparable as exc:
-            return "fail", f"cannot compare with production {champion.ref}: {exc}", None
-        except (IntegrityError, NotFound) as error:
-            return "fail", f"cannot load production {champion.ref}: {error.message}", None
+        backtests = [
+            e for e in evidence if e.item == BACKTEST and e.details.get("champion") == champion.ref
+        ]
+        extra: dict[str, Any] = {}
+        if backtests:
+            latest = max(backtests, key=lambda e: e.recorded_at)
+            comparison = ChampionComparison.from_dict(latest.details)
+            extra = {
+                "evidence_id": latest.id,
+                "backtest_run": latest.details.get("backtest_run"),
+            }
+        else:
+            metric, _ = self._primary(version)
+            try:
+                comparison = compare_with_champion(
+                    self._ctx,
+                    version,
+                    champion,
+                    metric=metric,
+                    runs=self._runs,
+                    loader=self._loader,
+                )
+            except NotComparable as exc:
+                return "fail", f"cannot compare with production {champion.ref}: {exc}", None
+            except (IntegrityError, NotFound) as error:
+                return "fail", f"cannot load production {champion.ref}: {error.message}", None
         tolerance = self._settings.champion_tolerance
-        facts = {**comparison.to_dict(), "tolerance": tolerance}
+        facts = {**comparison.to_dict(), **extra, "tolerance": tolerance}
         if comparison.advantage >= -tolerance:
             return "pass", f"{comparison.describe()}; tolerance {tolerance:g}", facts
         return (

@@ -11,6 +11,13 @@ serves traffic, so later stages record it::
     )
 
 The newest record per item decides its status; with none the item is ``pending``.
+
+One before-deployment item takes evidence too: a retrain records its **backtest** (the
+candidate's procedure fitted without the newest labelled production rows, then it and
+production scored on those rows) as item ``backtest``, through
+``ModelRegistry.record_backtest``, never ``record_evidence``: it carries the measured
+values, and the ``champion_challenger`` item judges on them, re-applying
+``[checklist] champion_tolerance``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ AFTER_DEPLOYMENT: dict[str, str] = {
     "alerts_tested": "the configured alert sinks were tested end to end",
     "rollback_verified": "rolling back from this version was exercised and worked",
 }
+
+
+BACKTEST = "backtest"
 
 
 def check_item(item: str) -> str:

@@ -16,7 +16,7 @@ from stead.core.errors import GateFailed, NotFound, PermissionDenied, UsageError
 from stead.core.ids import new_id
 from stead.data.contract import Contract
 from stead.data.profile import Profile
-from stead.registry.evidence import Evidence, check_item
+from stead.registry.evidence import BACKTEST, Evidence, check_item
 from stead.registry.lineage import LineageNode, model_lineage
 from stead.registry.loading import LoadedModel, VersionLoader, VersionVerification
 from stead.registry.settings import checklist_settings, registry_settings
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from stead.data.service import DatasetService
     from stead.features.service import FeatureService
     from stead.registry.card import ModelCard
+    from stead.registry.champion import ChampionComparison
     from stead.registry.checklist import Checklist, MonitoringReadiness
     from stead.security.access import AccessPolicy
     from stead.training.service import RunService
@@ -335,6 +336,43 @@ class ModelRegistry:
         check_item(item)
         if not evidence.strip():
             raise UsageError("evidence must say what was observed, in a sentence")
+        return self._add_evidence(ref, item, passed=passed, evidence=evidence, details=details)
+
+    def record_backtest(
+        self, ref: str, comparison: ChampionComparison, *, evidence: str, run_id: str
+    ) -> Evidence:
+        """Record a retrain's backtest of ``ref`` against production (audited as
+        ``model.evidence``); the checklist's ``champion_challenger`` item judges on it.
+
+        Args:
+            comparison: both versions' metric on the backtest rows (``on`` says which).
+            evidence: one sentence saying what was fitted and scored where.
+            run_id: the backtest run (the candidate's procedure without those rows).
+
+        Raises:
+            PermissionDenied: the actor is not in the owning team (nor an admin): a
+                backtest decides a gate item, so only those who may promote record one.
+        """
+        version = self.get(ref)
+        self._require_owner(version, f"record a backtest of {version.ref}")
+        tolerance = checklist_settings(self._ctx.settings).champion_tolerance
+        return self._add_evidence(
+            ref,
+            BACKTEST,
+            passed=comparison.advantage >= -tolerance,
+            evidence=evidence,
+            details={**comparison.to_dict(), "backtest_run": run_id},
+        )
+
+    def _add_evidence(
+        self,
+        ref: str,
+        item: str,
+        *,
+        passed: bool,
+        evidence: str,
+        details: dict[str, Any] | None,
+    ) -> Evidence:
         version = self.get(ref)
         with self._ctx.store.change("model.evidence", f"model:{version.ref}") as change:
             row = ModelEvidenceRow(
@@ -354,7 +392,8 @@ class ModelRegistry:
             return row.to_entity(ref=version.ref)
 
     def evidence(self, ref: str) -> builtins.list[Evidence]:
-        """Recorded after-deployment evidence of a version, oldest first."""
+        """Recorded evidence of a version (after-deployment items and backtests), oldest
+        first."""
         version = self.get(ref)
         with self._ctx.store.read() as session:
             rows = session.scalars(

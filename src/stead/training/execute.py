@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier, is_regressor
+from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.pipeline import Pipeline
 
 from stead.core.errors import SpecError
@@ -202,6 +202,9 @@ class Fitted:
     output_columns: list[str] | None
     pinned: list[str]
     timings: dict[str, float] = field(default_factory=dict)
+    # With ``[training.split] refit``: the refitted model's outputs on the evaluation rows,
+    # which ``reproduce`` compares to prove the saved (refitted) model bit-identical.
+    refit_predictions: Predictions | None = None
 
 
 def fit_and_evaluate(
@@ -225,6 +228,9 @@ def fit_and_evaluate(
     pinned += [f"baseline:{k}" for k in pin_random_states(prepared.baseline, spec.seed)]
     seed_everything(spec.seed)
 
+    # Unfitted copies (random states pinned) for the refit on all rows, taken before fitting.
+    refit = (clone(pipeline), clone(prepared.baseline)) if spec.split.refit else None
+
     step("fitting model")
     started = time.perf_counter()
     pipeline.fit(X_train, y_train)
@@ -232,11 +238,7 @@ def fit_and_evaluate(
 
     step("fitting baseline")
     started = time.perf_counter()
-    fitted_features = pipeline.named_steps["features"]
-    # The baseline reads exactly the fitted features the model reads; only its
-    # estimator is fitted here, so serving can swap one pipeline for the other.
-    prepared.baseline.fit(fitted_features.transform(X_train), y_train)
-    baseline = Pipeline([("features", fitted_features), ("model", prepared.baseline)])
+    baseline = _fit_baseline(pipeline, prepared.baseline, X_train, y_train)
     timings["fit_baseline"] = time.perf_counter() - started
 
     step("evaluating")
@@ -261,6 +263,19 @@ def fit_and_evaluate(
         positive=spec.positive_class,
     )
     timings["evaluate"] = time.perf_counter() - started
+    refit_predictions = None
+    if refit is not None:
+        started = time.perf_counter()
+        seed_everything(spec.seed)
+        pipeline = refit[0].fit(X, y)
+        baseline = _fit_baseline(pipeline, refit[1], X, y)
+        if not np.array_equal(_classes(pipeline, spec.task), classes_array):
+            raise SpecError(
+                "refitting on all rows found classes the training rows lack; add rows of "
+                "every class before the evaluation period, or set [training.split] refit = false"
+            )
+        refit_predictions = predict(pipeline, X_eval, task=spec.task, classes=classes_array)
+        timings["refit"] = time.perf_counter() - started
     return Fitted(
         pipeline=pipeline,
         baseline=baseline,
@@ -269,10 +284,19 @@ def fit_and_evaluate(
         metrics=metrics,
         baseline_metrics=baseline_metrics,
         classes=None if spec.task == "regression" else [_plain(c) for c in classes_array],
-        output_columns=output_columns(fitted_features),
+        output_columns=output_columns(pipeline.named_steps["features"]),
         pinned=pinned,
         timings=timings,
+        refit_predictions=refit_predictions,
     )
+
+
+def _fit_baseline(pipeline: Pipeline, baseline: Any, X: pd.DataFrame, y: pd.Series) -> Pipeline:
+    """The baseline on ``pipeline``'s fitted features: only its estimator is fitted, so
+    serving can swap one pipeline for the other."""
+    fitted_features = pipeline.named_steps["features"]
+    baseline.fit(fitted_features.transform(X), y)
+    return Pipeline([("features", fitted_features), ("model", baseline)])
 
 
 def _classes(pipeline: Pipeline, task: Task) -> np.ndarray:

@@ -142,6 +142,8 @@ def record_success(
         row.timings = {k: round(v, 6) for k, v in timings.items()}
         row.finished_at = utcnow()
         row.seeded_params = pinned
+        if "refit_predictions" in artifacts:  # the saved model was refitted on all rows
+            row.split = {**row.split, "refit_predictions": artifacts["refit_predictions"]}
         # The data checks' findings were recorded at the start; the model check adds its own.
         row.leakage = [f.to_dict() for f in leakage.findings]
         change.details.update(

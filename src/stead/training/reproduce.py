@@ -3,8 +3,10 @@
 The re-run uses the run's snapshot (verified by content hash), its *stored* sources (not
 today's files), its recorded spec and seed, in the current environment. It passes when
 the evaluation rows and the evaluation predictions are bit-identical and every metric is
-equal. Either way the attempt is recorded as a :class:`RunVerification` (audited), which
-the readiness checklist reads later; a mismatch raises :class:`ReproductionFailed`
+equal; for a run refitted on all rows (``[training.split] refit``) the refitted model's
+predictions on the evaluation rows must be bit-identical too, since that is the model
+saved and registered. Either way the attempt is recorded as a :class:`RunVerification`
+(audited), which the readiness checklist reads later; a mismatch raises :class:`ReproductionFailed`
 listing environment differences, source differences and the size of the prediction
 difference.
 """
@@ -21,7 +23,11 @@ from stead.core.errors import Conflict, IntegrityError, ReproductionFailed
 from stead.core.ids import new_id
 from stead.features.sources import SourceBundle, collect_sources, importing, module_path
 from stead.training.environment import capture_environment, diff_environments
-from stead.training.evaluation import prediction_difference, predictions_from_bytes
+from stead.training.evaluation import (
+    Predictions,
+    prediction_difference,
+    predictions_from_bytes,
+)
 from stead.training.execute import StepCallback, fit_and_evaluate, prepare
 from stead.training.run import RunVerification, TrainingRun
 from stead.training.split import eval_rows_from_bytes, split_rows
@@ -103,6 +109,13 @@ def reproduce_run(
     if not predictions_equal:
         gap = prediction_difference(recorded, fitted.predictions.values, task=spec.task)
         differences["predictions"] = {**gap.to_dict(), "summary": gap.describe()}
+    refit_hash = _refit_hash(fitted.refit_predictions)
+    if refit_hash != run.split.get("refit_predictions"):
+        predictions_equal = False
+        differences["refit_predictions"] = {
+            "recorded": run.split.get("refit_predictions"),
+            "now": refit_hash,
+        }
     metric_changes = {
         name: {"recorded": value, "now": fitted.metrics.get(name)}
         for name, value in run.metrics.items()
@@ -149,6 +162,12 @@ def reproduce_run(
     return verification
 
 
+def _refit_hash(predictions: Predictions | None) -> str | None:
+    if predictions is None:
+        return None
+    return hashlib.sha256(predictions.to_bytes()).hexdigest()
+
+
 def _source_differences(ctx: Context, stored: SourceBundle) -> dict[str, Any]:
     """How the workspace's current sources differ from the stored ones that were re-run."""
     present = [m for m in stored.modules if module_path(ctx.root, m) is not None]
@@ -165,6 +184,8 @@ def _mismatch_message(
     parts = [f"run {run.id} did not reproduce"]
     if "predictions" in differences:
         parts.append(f"predictions: {differences['predictions']['summary']}")
+    if "refit_predictions" in differences:
+        parts.append("the model refitted on all rows predicts differently")
     if "eval_rows" in differences:
         rows = differences["eval_rows"]
         parts.append(

@@ -229,6 +229,8 @@ class RunService:
                     "baseline": put(baseline_bytes),
                     "predictions": put(fitted.predictions.to_bytes()),
                 }
+                if fitted.refit_predictions is not None:
+                    artifacts["refit_predictions"] = put(fitted.refit_predictions.to_bytes())
             except BaseException as exc:
                 timings["total"] = time.perf_counter() - started
                 record_failure(self._ctx, run_id, exc, timings)

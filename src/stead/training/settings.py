@@ -89,11 +89,19 @@ class SplitSettings:
     latest ``eval_fraction`` of rows by the time column: every row at or after the cut-off
     time is evaluation, every earlier row is training. Unset (``None``), the run spec
     resolves it: ``time`` when ``[columns] time`` names a column, else ``random``.
+
+    ``refit = true`` fits the saved model (and baseline) again on *all* rows after the
+    evaluation: the recorded metrics are those of the fit on the training rows (an honest
+    estimate of the procedure), while the model that is registered and served has also
+    learned from the newest rows. Its evaluation rows are then training rows, so it is
+    never judged on them (the registry's champion comparison refuses to; a retrain judges
+    it on a backtest instead). Retraining sets it; ``stead reproduce`` replays it.
     """
 
     method: Literal["random", "time"] | None = None
     eval_fraction: float = 0.2
     stratify: bool = True
+    refit: bool = False
 
     def __post_init__(self) -> None:
         between("eval_fraction", self.eval_fraction, 0.01, 0.99)

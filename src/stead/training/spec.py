@@ -101,8 +101,12 @@ class RunSpec:
         body = self.to_dict()
         for key in ("leakage", "pii", "post_prediction"):
             body.pop(key)
+        # Unset settings leave the body as it was before they existed, so the keys of runs
+        # recorded earlier stay the same (the same inputs still give the same run).
         if body.get("positive_class") is None:
-            body.pop("positive_class")  # keeps the keys of runs recorded before the setting
+            body.pop("positive_class")
+        if not body["split"].get("refit"):
+            body["split"].pop("refit", None)
         return body
 
 

@@ -2,28 +2,47 @@
 
 For a trigger on an endpoint whose production version is ``credit@3``:
 
-1. **snapshot** — the configured source (``[retraining] source``; default the data
-   ``credit@3`` was trained on), plus, with ``include_feedback``, the labelled production
-   predictions (inputs from the log, labels from feedback) *older* than the evaluation
-   window; a new version of the same dataset name;
-2. **spec** — the spec recorded with ``credit@3``'s run, or with ``spec="current"``
+1. **spec** — the spec recorded with ``credit@3``'s run, or with ``spec="current"``
    (``--current-spec``) ``stead.toml``'s ``[training]``; the choice and how the two
    differ are recorded, with a warning in the trigger's evidence when they differ (see
    ``spec.py``);
-   **train** — ``ws.runs.train(snapshot=..., spec=...)`` on that snapshot with that spec:
-   a new, reproducible run (same inputs → the same run). It runs the workspace's code as
-   it is now, not the production run's stored sources; when they differ, a warning naming
-   the changed files joins the trigger's evidence (``code_differs`` in the train step);
-3. **register** — as a candidate of the same model, its description naming the trigger;
-4. **reproduce** — re-run and prove it bit-identical (the checklist's first item);
-5. **compare** — candidate and production on the newest labelled production data (the
-   evaluation window, never trained on), with the checklist's primary metric;
-6. **checklist** — the readiness gate, evaluated and kept;
-7. **canary** — with ``auto_canary``, and only when the checklist is ready: staged and
+2. **snapshot** — the configured source (``[retraining] source``; default the data
+   ``credit@3`` was trained on) plus, with ``include_feedback``, *every* labelled
+   production prediction (see ``production_data.py``); a new version of the same dataset
+   name. The step and the final message say how many labelled rows there were, how many
+   were trained on, held out for the backtest or skipped, and why, naming the setting;
+3. **backtest** — when the newest ``evaluation_window`` holds at least
+   ``min_evaluation_rows`` labelled rows: the candidate's procedure (the chosen spec,
+   refitted on all its rows) trained on the source plus the labelled rows *older* than
+   the window, then it and production scored on the window rows neither was fitted on
+   (rows found, by content, in either one's training data are dropped);
+4. **train** — the registered candidate: the chosen spec on the snapshot of step 2,
+   refitted on all rows after its own split's evaluation (``[training.split] refit``) so
+   that it learns from the newest data the retrain is for. Its recorded metrics are
+   those of its split fit; the backtest is what judges it. Without a backtest the spec
+   is trained as recorded (no refit), so the checklist can judge it on its own
+   evaluation rows. The workspace's code runs as it is now; when it differs from the
+   production run's stored sources, a warning naming the changed files joins the
+   trigger's evidence (``code_differs``);
+5. **register** — as a candidate of the same model, its description naming the trigger;
+6. **reproduce** — re-run and prove it bit-identical, the refitted model included;
+7. **compare** — the backtest's comparison recorded as the candidate's ``backtest``
+   evidence (``ws.models.record_backtest``), which the checklist's
+   ``champion_challenger`` item judges on;
+8. **checklist** — the readiness gate, evaluated and kept;
+9. **canary** — with ``auto_canary``, and only when the checklist is ready: staged and
    deployed as a canary at ``canary_share`` percent;
-8. **promote** — with ``auto_promote``, and only if the canary runs and the candidate is
-   not worse on recent data: through ``ws.models.promote`` (the gate) and
-   ``promote_canary``.
+10. **promote** — with ``auto_promote``, and only if the canary runs and the backtest
+    says the candidate is not worse: through ``ws.models.promote`` (the gate) and
+    ``promote_canary``.
+
+Why backtest *then* refit: holding the newest rows out of the registered model (as a
+plain split does) keeps exactly the drifted data the retrain is for out of it, while
+comparing on the candidate's own evaluation rows lets rows (or customers) that the
+candidate trained on flatter it. The backtest measures the procedure on rows neither
+model saw; the refit then applies the same procedure to all rows. Its limit: the
+registered model is not the backtested one, it has seen the window too, so the
+backtest estimates it rather than measures it.
 
 Each step is audited under the trigger's id (``retrain.<step>``, subject
 ``trigger:<id>``); the services it calls audit their own changes with a reason naming it.
@@ -33,24 +52,31 @@ Processing holds a lease on the trigger, renewed at every step and while a step 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
 
 from stead.core.errors import SpecError, SteadError
 from stead.data.reader import read_table
 from stead.monitoring.records import RetrainTrigger
 from stead.monitoring.retraining.leases import Lease, LeaseLost, TriggerLeases
-from stead.monitoring.retraining.spec import choose_spec, code_warning, with_spec_advice
+from stead.monitoring.retraining.production_data import (
+    ProductionRows,
+    aligned,
+    read_production_rows,
+    with_rows,
+)
+from stead.monitoring.retraining.spec import (
+    RetrainSpec,
+    choose_spec,
+    code_warning,
+    with_spec_advice,
+)
 from stead.monitoring.settings import RetrainingSettings
-from stead.monitoring.signals.performance import ANSWERED
-from stead.predictions.layout import INPUTS
-from stead.predictions.tables import FeedbackRow
-from stead.predictions.window_reader import PRIMARY, LogWindows
-from stead.registry.champion import score_version
+from stead.registry.champion import ChampionComparison, score_model
+from stead.registry.rows import seen_by, training_rows
 from stead.registry.settings import better, checklist_settings
 from stead.registry.version import ModelVersion
 
@@ -61,10 +87,9 @@ if TYPE_CHECKING:
     from stead.predictions.service import PredictionService
     from stead.registry.service import ModelRegistry
     from stead.serving.deploy.endpoints import EndpointService
+    from stead.training.run import TrainingRun, TrainOutcome
     from stead.training.service import RunService
     from stead.training.spec import RunSpec
-
-MICROSECOND = timedelta(microseconds=1)
 
 
 class Retrainer:
@@ -159,27 +184,50 @@ class Retrainer:
             evidence={"spec": chosen.to_dict(), **({"warnings": warnings} if warnings else {})},
             spec=chosen.to_dict(),
         )
-        train_rows, held_out = self._production_data(trigger.endpoint, production)
-        frame, sources = self._training_frame(production, train_rows)
+        data = read_production_rows(
+            self._ctx,
+            trigger.endpoint,
+            production,
+            production_run.spec,
+            self._settings,
+            predictions=self._predictions,
+            feedback=self._feedback,
+        )
+        backtest = len(data.window) >= self._settings.min_evaluation_rows
+        used = data.include_feedback
+        trained_rows = (
+            pd.concat([data.older, data.window], ignore_index=True) if used else pd.DataFrame()
+        )
+        base, sources = self._source(production)
         name = production.snapshot_ref.partition("@")[0]
         snapshot = self._datasets.snapshot(
-            frame, name=name, source=f"retrain trigger {trigger.id} ({'; '.join(sources)})"
+            with_rows(base, trained_rows),
+            name=name,
+            source=f"retrain trigger {trigger.id} ({'; '.join(_sources(sources, trained_rows))})",
         ).snapshot
+        data_text = data.describe(backtest=backtest, min_rows=self._settings.min_evaluation_rows)
         self._step(
             trigger,
             outcome,
             "snapshot",
             snapshot=snapshot.ref,
             rows=snapshot.rows,
-            sources=sources,
-            production_rows=len(train_rows),
+            sources=_sources(sources, trained_rows),
+            production_rows=len(trained_rows),
+            production_data=data.to_dict(),
+            data=data_text,
         )
-        try:
-            trained = self._runs.train(
-                snapshot=snapshot.ref, spec=chosen.spec, reason=f"{why} ({chosen.description})"
+        # With a backtest to judge it, the registered version is refitted on all rows;
+        # without one it keeps its split, so the checklist can judge it on unseen rows.
+        spec = _refitted(chosen.spec) if backtest else chosen.spec
+        comparison: dict[str, Any] = {}
+        if backtest:
+            comparison = self._backtest(
+                trigger, outcome, production, base, sources, data, spec, chosen
             )
-        except SpecError as error:  # a refusal's advice names settings the spec ignores
-            raise with_spec_advice(error, chosen) from error
+        else:
+            comparison = {"rows": len(data.window), "message": data_text}
+        trained = self._train(snapshot.ref, spec, chosen, why)
         run = trained.run
         code = code_warning(production_run, run)
         if code:
@@ -191,6 +239,7 @@ class Retrainer:
             evidence={"warnings": warnings} if code else None,
             run=run.id,
             created=trained.created,
+            refit=spec.split.refit,
             metrics=run.metrics,
             code_differs=code is not None,
             code_warning=code,
@@ -208,7 +257,7 @@ class Retrainer:
         if candidate.id == production.id:
             outcome["message"] = (
                 f"the same data and spec give the production version {production.ref}: "
-                "nothing new to deploy"
+                f"nothing new to deploy ({data_text})"
             )
             return "no_change"
         if not registered.created:
@@ -224,7 +273,14 @@ class Retrainer:
                 self._step(trigger, outcome, "reproduce", verified=verification.verified)
             except SteadError as error:
                 self._step(trigger, outcome, "reproduce", verified=False, problem=error.message)
-        comparison = self._compare(candidate, production, held_out)
+        if comparison.get("advantage") is not None:
+            recorded = self._models.record_backtest(
+                candidate.ref,
+                ChampionComparison.from_dict({**comparison, "challenger": candidate.ref}),
+                evidence=f"retrain trigger {trigger.id}: {comparison['on']}",
+                run_id=comparison["backtest_run"],
+            )
+            comparison["evidence_id"] = recorded.id
         self._step(trigger, outcome, "compare", comparison=comparison)
         checklist = self._models.checklist(candidate.ref)
         self._step(
@@ -237,93 +293,129 @@ class Retrainer:
         )
         canary = self._canary(trigger, outcome, candidate, checklist.ready, why)
         self._promote(trigger, outcome, candidate, canary, comparison, why)
-        outcome["message"] = _summary(candidate, production, comparison, outcome)
+        outcome["message"] = _summary(candidate, production, comparison, outcome, data_text)
         return "done"
+
+    def _train(self, snapshot: str, spec: RunSpec, chosen: RetrainSpec, why: str) -> TrainOutcome:
+        try:
+            return self._runs.train(
+                snapshot=snapshot, spec=spec, reason=f"{why} ({chosen.description})"
+            )
+        except SpecError as error:  # a refusal's advice names settings the spec ignores
+            raise with_spec_advice(error, chosen) from error
 
     # -- data -------------------------------------------------------------------------
 
-    def _production_data(
-        self, endpoint: str, production: ModelVersion
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Labelled production predictions, split into (older: train, newest: evaluate)."""
-        empty = pd.DataFrame()
-        with self._ctx.store.read() as session:
-            low, high = session.execute(
-                select(
-                    func.min(FeedbackRow.predicted_at), func.max(FeedbackRow.predicted_at)
-                ).where(FeedbackRow.endpoint == endpoint)
-            ).one()
-        if low is None:
-            return empty, empty
-        until = high + MICROSECOND
-        labels = self._feedback.read(endpoint, low, until)
-        labels = labels[labels["role"].isin(ANSWERED) & labels["error"].isna()]
-        labels = labels.drop_duplicates("request_id", keep="last")[["request_id", "label"]]
-        log = LogWindows(self._predictions.directory, endpoint).read(low, until)
-        frame = log.to_pandas()
-        frame = frame[frame["role"].isin(PRIMARY)].drop_duplicates("request_id", keep="last")
-        joined = frame.merge(labels, on="request_id", how="inner")
-        rows = _as_training_rows(joined, production, self._runs.get(production.run_id).spec)
-        if rows.empty:
-            return empty, empty
-        cut = rows["__time"].max() - self._settings.evaluation_period
-        held_out = rows[rows["__time"] > cut].drop(columns="__time")
-        train = rows[rows["__time"] <= cut].drop(columns="__time")
-        if not self._settings.include_feedback:
-            train = train.iloc[0:0]
-        return train.reset_index(drop=True), held_out.reset_index(drop=True)
-
-    def _training_frame(
-        self, production: ModelVersion, extra: pd.DataFrame
-    ) -> tuple[pd.DataFrame, list[str]]:
+    def _source(self, production: ModelVersion) -> tuple[pd.DataFrame, list[str]]:
         if self._settings.source:
             path = self._ctx.settings.resolve_path(self._settings.source)
-            base = read_table(path)
-            sources = [f"source {path}"]
-        else:
-            base = self._datasets.load(self._datasets.get_by_id(production.snapshot_id))
-            sources = [f"snapshot {production.snapshot_ref}"]
-        if extra.empty:
-            return base, sources
-        columns = [c for c in extra.columns if c in base.columns]
-        base = base[columns]
-        extra = extra[columns]
-        for column in columns:
-            extra[column] = _cast_like(extra[column], base[column])
-        sources.append(f"{len(extra)} labelled production predictions")
-        return pd.concat([base, extra], ignore_index=True), sources
+            return read_table(path), [f"source {path}"]
+        base = self._datasets.load(self._datasets.get_by_id(production.snapshot_id))
+        return base, [f"snapshot {production.snapshot_ref}"]
 
-    # -- comparing, deploying ---------------------------------------------------------
+    # -- the backtest -----------------------------------------------------------------
+
+    def _backtest(
+        self,
+        trigger: RetrainTrigger,
+        outcome: dict[str, Any],
+        production: ModelVersion,
+        base: pd.DataFrame,
+        sources: list[str],
+        data: ProductionRows,
+        spec: RunSpec,
+        chosen: RetrainSpec,
+    ) -> dict[str, Any]:
+        """Fit the candidate's procedure without the window; score it and production on
+        the window rows neither was fitted on."""
+        older = data.older if data.include_feedback else pd.DataFrame()
+        name = production.snapshot_ref.partition("@")[0]
+        snapshot = self._datasets.snapshot(
+            with_rows(base, older),
+            name=name,
+            source=f"retrain trigger {trigger.id} backtest ({'; '.join(_sources(sources, older))})",
+        ).snapshot
+        run = self._train(
+            snapshot.ref, spec, chosen, f"backtest of retrain trigger {trigger.id}"
+        ).run
+        facts = self._compare(production, run, data)
+        self._step(
+            trigger,
+            outcome,
+            "backtest",
+            evidence={"backtest": {"run": run.id, "snapshot": snapshot.ref, **facts}},
+            backtest_run=run.id,
+            backtest_snapshot=snapshot.ref,
+            comparison=facts,
+        )
+        return facts
 
     def _compare(
-        self, candidate: ModelVersion, production: ModelVersion, rows: pd.DataFrame
+        self, production: ModelVersion, backtest: TrainingRun, data: ProductionRows
     ) -> dict[str, Any]:
         metric = checklist_settings(self._ctx.settings).primary_for(
-            candidate.task, list(self._runs.get(candidate.run_id).metrics)
+            production.task, list(backtest.metrics)
         )
-        target = candidate.output["target"]
-        facts: dict[str, Any] = {"metric": metric, "rows": len(rows)}
+        target = production.output["target"]
+        window = aligned(data.window, self._runs.snapshot_frame(backtest))
+        columns = [*production.input_columns, target]
+        seen = seen_by(
+            window, training_rows(self._runs, self._runs.get(production.run_id)), columns
+        )
+        seen |= seen_by(window, training_rows(self._runs, backtest), columns)
+        rows = window[~seen]
+        on = (
+            f"backtest rows: the labelled production rows newer than [retraining] "
+            f"evaluation_window = {data.window_setting} that neither production nor the "
+            f"backtest run {backtest.id} was fitted on"
+        )
+        facts: dict[str, Any] = {
+            "metric": metric,
+            "rows": len(rows),
+            "window_rows": len(window),
+            "seen_rows": int(seen.sum()),
+            "backtest_run": backtest.id,
+            "champion": production.ref,
+            "on": on,
+        }
         if len(rows) < self._settings.min_evaluation_rows:
             facts["message"] = (
-                f"only {len(rows)} labelled production rows in the last "
-                f"{self._settings.evaluation_window} (min {self._settings.min_evaluation_rows}): "
-                "not compared on production data"
+                f"only {len(rows)} of the {len(window)} window rows were unseen by both "
+                f"(min [retraining] min_evaluation_rows = {self._settings.min_evaluation_rows}):"
+                " not compared on production data"
             )
             return facts
-        for role, version in (("candidate", candidate), ("production", production)):
-            facts[role] = score_version(
-                version,
-                self._models.load(version.ref).pipeline,
-                self._runs.sources(version.run_id),
-                rows,
-                target=target,
-                metric=metric,
-                classes=np.asarray(version.output.get("classes") or []),
-                root=self._ctx.root,
-            )
-        if facts.get("candidate") is not None and facts.get("production") is not None:
-            facts["advantage"] = better(metric, facts["candidate"], facts["production"])
+        classes = np.asarray(production.output.get("classes") or [])
+        positive = backtest.spec.positive_class
+        facts["challenger_value"] = score_model(
+            self._runs.load_model(backtest),
+            self._runs.sources(backtest),
+            rows,
+            input_columns=backtest.input_columns,
+            task=backtest.spec.task,
+            target=target,
+            metric=metric,
+            classes=classes,
+            root=self._ctx.root,
+            positive=positive,
+        )
+        facts["champion_value"] = score_model(
+            self._models.load(production.ref).pipeline,
+            self._runs.sources(production.run_id),
+            rows,
+            input_columns=production.input_columns,
+            task=production.task,
+            target=target,
+            metric=metric,
+            classes=classes,
+            root=self._ctx.root,
+            positive=positive,
+        )
+        if facts["challenger_value"] is not None and facts["champion_value"] is not None:
+            facts["advantage"] = better(metric, facts["challenger_value"], facts["champion_value"])
         return facts
+
+    # -- deploying --------------------------------------------------------------------
 
     def _canary(
         self,
@@ -396,49 +488,12 @@ class Retrainer:
         )
 
 
-def _as_training_rows(
-    joined: pd.DataFrame, production: ModelVersion, spec: RunSpec
-) -> pd.DataFrame:
-    """Logged inputs and labels as rows of the training data's columns."""
-    if joined.empty:
-        return pd.DataFrame()
-    rows = pd.DataFrame(
-        {c: joined[INPUTS + c].to_numpy() for c in production.input_columns if INPUTS + c in joined}
-    )
-    rows[spec.target] = joined["label"].to_numpy()
-    moment = pd.to_datetime(joined["timestamp"], utc=True)
-    if spec.time_column and spec.time_column not in rows:
-        rows[spec.time_column] = moment.to_numpy()
-    if spec.id_column and spec.id_column not in rows:
-        # The entity the request was about when the server knew it, else the request.
-        keys = joined["entity_key"].where(joined["entity_key"].notna(), joined["request_id"])
-        rows[spec.id_column] = keys.astype(str).to_numpy()
-    rows["__time"] = moment.to_numpy()
-    # A canonical order. The log orders equal timestamps by arrival, which varies from
-    # run to run (and a pinned clock makes every timestamp equal); the same labelled rows
-    # must give the same snapshot, split and candidate. The id goes last: it may be a
-    # request id or a keyed hash, neither of which should decide where a row lands.
-    last = [spec.id_column] if spec.id_column and spec.id_column in rows else []
-    order = ["__time", *[c for c in rows.columns if c not in ("__time", *last)], *last]
-    return rows.sort_values(order, kind="stable", ignore_index=True)
+def _refitted(spec: RunSpec) -> RunSpec:
+    return replace(spec, split=replace(spec.split, refit=True))
 
 
-def _cast_like(values: pd.Series, like: pd.Series) -> pd.Series:
-    """Production values in the training column's type, when they fit it."""
-    dtype = like.dtype
-    try:
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            return pd.to_datetime(values, utc=True).astype(dtype)
-        if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
-            numbers = pd.to_numeric(values, errors="coerce")
-            if pd.api.types.is_integer_dtype(dtype) and numbers.isna().any():
-                return numbers
-            return numbers.astype(dtype)
-        if pd.api.types.is_bool_dtype(dtype):
-            return values.map(lambda v: str(v).lower() in ("true", "1")).astype(dtype)
-        return values.astype(dtype)
-    except (TypeError, ValueError):
-        return values
+def _sources(sources: list[str], rows: pd.DataFrame) -> list[str]:
+    return [*sources, f"{len(rows)} labelled production predictions"] if len(rows) else sources
 
 
 def _summary(
@@ -446,17 +501,23 @@ def _summary(
     production: ModelVersion,
     comparison: dict[str, Any],
     outcome: dict[str, Any],
+    data: str,
 ) -> str:
     text = f"registered {candidate.ref} as a candidate to replace {production.ref}"
     if comparison.get("advantage") is not None:
         text += (
-            f"; on {comparison['rows']} recent labelled rows {comparison['metric']} "
-            f"{comparison['candidate']:.4f} vs {comparison['production']:.4f}"
+            f"; backtest on {comparison['rows']:,} recent labelled rows neither was fitted on: "
+            f"{comparison['metric']} {comparison['challenger_value']:.4f} (candidate's "
+            f"procedure, run {comparison['backtest_run']}) vs production "
+            f"{comparison['champion_value']:.4f}"
         )
-    elif comparison.get("message"):
+    elif comparison.get("message") and comparison["message"] != data:
         text += f"; {comparison['message']}"
+    text += f"; production data: {data}"
     if outcome.get("canary"):
         text += f"; canary at {outcome.get('share'):g}%"
     if outcome.get("promoted"):
         text += f"; promoted to production ({outcome['promoted']})"
+    elif outcome.get("skipped") and "promote" in outcome["steps"]:
+        text += f"; not promoted: {outcome['skipped']}"
     return text
