@@ -20,7 +20,6 @@ import pytest
 from stead.core.errors import GateFailed
 from stead.predictions.outputs import output_dicts, predict_table
 from stead.predictions.record import PredictionRecord
-from stead.predictions.service import PredictionService
 from stead.workspace import Workspace
 from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
     ENDPOINT,
@@ -94,7 +93,7 @@ def log_and_label(ws: Workspace, frame: pd.DataFrame, model: str) -> None:
             zip(rows.to_dict("records"), frame["at"], frame["slot_id"], strict=True)
         )
     ]
-    with PredictionService(ws).open_log(mode="sync") as plog:
+    with ws.predictions.open_log(mode="sync") as plog:
         plog.log_many(records)
     labels = pd.DataFrame({"request_id": "rq-" + frame["slot_id"], "label": frame[DEMAND]})
     ws.feedback.ingest_frame("demand", labels, source="test labels")
