@@ -28,11 +28,9 @@ models_app = typer.Typer(
 )
 
 
-def register(app: typer.Typer) -> None:
-    """Add the registry commands to the ``stead`` app."""
-    app.add_typer(models_app, name="models")
-    app.command()(lineage)
-    app.command()(checklist)
+# ``stead lineage`` and ``stead checklist``, and the ``models`` group.
+app = typer.Typer(rich_markup_mode=None)
+app.add_typer(models_app, name="models")
 
 
 def _table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -281,6 +279,7 @@ def evidence(
         _say(f"recorded {'passing' if passed else 'failing'} evidence for {item} of {record.model}")
 
 
+@app.command()
 def lineage(
     target: str = typer.Argument(..., help="NAME@N (a model version) or a request id."),
     brief: bool = typer.Option(False, "--brief", help="Only the tree, without each node's facts."),
@@ -305,6 +304,7 @@ def lineage(
         typer.echo(tree.render(facts=not brief))
 
 
+@app.command()
 def checklist(
     ref: str = typer.Argument(..., help="NAME@N"),
     as_json: bool = JSON_OPTION,

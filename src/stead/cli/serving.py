@@ -15,6 +15,7 @@ from stead.core.errors import UsageError
 
 if TYPE_CHECKING:
     from stead.serving.deploy.deployment import Deployment, DeployOutcome, Endpoint
+    from stead.serving.deploy.drill import RollbackDrill
 
 endpoints_app = typer.Typer(
     rich_markup_mode=None,
@@ -23,18 +24,16 @@ endpoints_app = typer.Typer(
 )
 
 
-def register(app: typer.Typer) -> None:
-    """Add the serving commands to the ``stead`` app."""
-    app.command()(deploy)
-    app.command()(rollback)
-    app.command()(serve)
-    app.add_typer(endpoints_app, name="endpoints")
+# ``stead deploy``, ``stead rollback`` and ``stead serve``, and the ``endpoints`` group.
+app = typer.Typer(rich_markup_mode=None)
+app.add_typer(endpoints_app, name="endpoints")
 
 
 def _say(text: str) -> None:
     say(escape(text))
 
 
+@app.command()
 def deploy(
     endpoint: str = typer.Argument(..., help="The endpoint name (created on first deploy)."),
     model: str | None = typer.Argument(None, help="NAME@N to serve as production."),
@@ -122,6 +121,7 @@ def deploy(
     _changed(outcome, as_json=as_json)
 
 
+@app.command()
 def rollback(
     endpoint: str = typer.Argument(..., help="The endpoint name."),
     to: int | None = typer.Option(None, "--to", help="This revision instead of the previous."),
@@ -142,15 +142,38 @@ def rollback(
     inputs, and records the checklist's rollback_verified evidence.
     """
     if drill:
-        from stead.cli.monitoring import rollback_drill
-
-        rollback_drill(
-            endpoint, url=url, token=token, sample=50, as_json=as_json, workspace=workspace
-        )
+        with open_workspace(workspace, as_json=as_json) as ws:
+            done = ws.monitors.rollback_drill(endpoint, url=url, token=token, sample=50)
+        _print_drill(done, as_json=as_json)
+        if not done.passed:
+            raise typer.Exit(1)
         return
     with open_workspace(workspace, as_json=as_json) as ws:
         outcome = ws.endpoints.rollback(endpoint, to=to, reason=reason)
     _changed(outcome, as_json=as_json)
+
+
+def _print_drill(drill: RollbackDrill, *, as_json: bool) -> None:
+    if as_json:
+        print_json(drill.to_dict())
+        return
+    print_table(
+        f"rollback drill of {escape(drill.endpoint)}",
+        ["step", "revision", "serves", "answered", "ok", "problem"],
+        [
+            [
+                c.step,
+                str(c.revision),
+                escape(c.expected),
+                str(c.answered),
+                "[green]yes[/]" if c.ok else "[bold red]no[/]",
+                escape(c.problem or ""),
+            ]
+            for c in drill.checks
+        ],
+    )
+    say(escape(drill.message))
+    say(f"rollback_verified evidence recorded for {escape(drill.production)}")
 
 
 def _changed(outcome: DeployOutcome, *, as_json: bool) -> None:
@@ -253,6 +276,7 @@ def history(
     )
 
 
+@app.command()
 def serve(
     host: str | None = typer.Option(None, "--host", help="Address (default [serving] host)."),
     port: int | None = typer.Option(None, "--port", help="Port (default [serving] port)."),
