@@ -15,8 +15,10 @@ from stead.cli.output import (
     JSON_OPTION,
     WORKSPACE_OPTION,
     print_json,
+    print_json_line,
     print_table,
     say,
+    say_err,
     say_trigger,
 )
 from stead.cli.session import open_workspace
@@ -135,12 +137,32 @@ def watch(
     iterations: int | None = typer.Option(
         None, "--iterations", help="Stop after this many runs (default: until Ctrl-C)."
     ),
+    as_json: bool = JSON_OPTION,
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
-    """Run the monitor again and again; Ctrl-C stops it cleanly between two runs."""
+    """Run the monitor again and again; Ctrl-C stops it cleanly between two runs.
+
+    With --json, stdout is JSON Lines: one object per window evaluated, as each run
+    ends (the run's number, endpoint and window spec beside what `monitor run --json`
+    says of the window); the other lines go to stderr.
+    """
     stop = threading.Event()
-    with open_workspace(workspace) as ws:
-        say(f"watching {escape(endpoint)} every {escape(every)}; Ctrl-C stops")
+    tell = say_err if as_json else say
+    runs = 0
+
+    def on_run(outcome: MonitorRun) -> None:
+        nonlocal runs
+        runs += 1
+        if not as_json:
+            say(escape(outcome.message))
+            return
+        for w in outcome.windows:
+            print_json_line(
+                {"run": runs, "endpoint": outcome.endpoint, "spec": outcome.spec, **w.to_dict()}
+            )
+
+    with open_workspace(workspace, as_json=as_json) as ws:
+        tell(f"watching {escape(endpoint)} every {escape(every)}; Ctrl-C stops")
         try:
             done = ws.monitors.watch(
                 endpoint,
@@ -148,13 +170,13 @@ def watch(
                 window=window,
                 iterations=iterations,
                 stop=stop,
-                on_run=lambda r: say(escape(r.message)),
+                on_run=on_run,
             )
         except KeyboardInterrupt:
             stop.set()
-            say("stopped")
+            tell("stopped")
             return
-    say(f"stopped after {done} run(s)")
+    tell(f"stopped after {done} run(s)")
 
 
 @monitor_app.command()

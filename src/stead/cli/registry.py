@@ -222,12 +222,21 @@ def card(
     ref: str = typer.Argument(..., help="NAME@N"),
     format_: str = typer.Option("md", "--format", "-f", help="md, html or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file."),
+    as_json: bool = JSON_OPTION,
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
-    """The model card, generated from records (Markdown, self-contained HTML or JSON)."""
-    with guarded():
+    """The model card, generated from records (Markdown, self-contained HTML or JSON).
+
+    --json is --format json: the card's sections, each with its text, facts, bullets
+    and table.
+    """
+    with guarded(as_json=as_json):
         if format_ not in ("md", "html", "json"):
             raise UsageError(f"--format {format_!r}: expected md, html or json")
+        if as_json and format_ not in ("md", "json"):
+            raise UsageError(f"--json and --format {format_}: give one of them")
+    if as_json:
+        format_ = "json"
     with open_workspace(workspace, as_json=format_ == "json") as ws:
         model_card = ws.models.card(ref)
     if format_ == "json":

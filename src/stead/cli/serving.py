@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -287,26 +287,63 @@ def serve(
         None, "--auth/--no-auth", help="Force API-token checks on or off (default [auth])."
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn's log level."),
+    as_json: bool = JSON_OPTION,
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
     """Serve the deployed endpoints over HTTP: native API, OIP V2 and MLflow's format.
 
-    Every worker follows deployment changes within about a second.
+    Every worker follows deployment changes within about a second. With --json the
+    start is one JSON object on stdout (URL, workers, auth, endpoints); uvicorn logs
+    to stderr.
     """
     from stead.core.settings import find_root, load_settings
     from stead.server import serve as run
     from stead.serving.settings import serving_settings
 
-    with guarded():
+    with guarded(as_json=as_json):
         root = find_root(workspace)
-        settings = serving_settings(load_settings(root))
+        loaded = load_settings(root)
+        settings = serving_settings(loaded)
         chosen_host = host or settings.host
         chosen_port = settings.port if port is None else port
         count = settings.workers if workers is None else workers
         if count < 1:
             raise UsageError("--workers must be at least 1")
-        _say(
-            f"serving {root} on http://{chosen_host}:{chosen_port} with {count} worker(s); "
-            "Ctrl-C stops"
-        )
+        url = f"http://{chosen_host}:{chosen_port}"
+        if as_json:
+            from stead.security.settings import auth_settings
+
+            required = auth_settings(loaded).required_for(chosen_host) if auth is None else auth
+            with open_workspace(root, as_json=True) as ws:
+                endpoints = ws.endpoints.list()
+            print_json(_serving_start(root, url, workers=count, auth=required, endpoints=endpoints))
+        else:
+            _say(f"serving {root} on {url} with {count} worker(s); Ctrl-C stops")
         run(root, host=chosen_host, port=chosen_port, workers=count, auth=auth, log_level=log_level)
+
+
+def _serving_start(
+    root: Path, url: str, *, workers: int, auth: bool, endpoints: list[Endpoint]
+) -> dict[str, Any]:
+    """What ``stead serve --json`` says at start: where, how, and what it serves."""
+    return {
+        "root": str(root),
+        "url": url,
+        "workers": workers,
+        "auth": auth,
+        "health": {"live": f"{url}/healthz", "ready": f"{url}/readyz"},
+        "metrics": f"{url}/metrics",
+        "openapi": f"{url}/openapi.json",
+        "endpoints": [
+            {
+                "name": e.name,
+                "revision": e.revision,
+                "production": e.active.policy.production,
+                "canary": e.active.policy.canary,
+                "serves": e.active.describe(),
+                "predict": f"{url}/v1/endpoints/{e.name}/predict",
+                "oip_v2": f"{url}/v2/models/{e.name}/infer",
+            }
+            for e in endpoints
+        ],
+    }
