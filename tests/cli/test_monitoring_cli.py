@@ -106,3 +106,14 @@ def test_monitor_run_as_a_real_process(monitored_dir: Path) -> None:
     assert run["spec"] == "7d" and len(run["windows"]) == 38
     bad = run_stead("monitor", "run", ENDPOINT, "--window", "7m", cwd=monitored_dir)
     assert bad.returncode == 2 and "divide a day evenly" in bad.stderr
+
+
+def test_monitor_watch_json_streams_one_line_per_window(mcli: Cli) -> None:
+    _, out, err = mcli("monitor", "watch", ENDPOINT, "--every", "1s", "--iterations", "2", "--json")
+    lines = [json.loads(line) for line in out.splitlines()]
+    # 18 windows in the first run, none new in the second; people's lines go to stderr.
+    assert len(lines) == 18
+    assert {(w["run"], w["endpoint"], w["spec"]) for w in lines} == {(1, ENDPOINT, "150")}
+    assert [w["window"]["key"] for w in lines[:2]] == ["150#0", "150#1"]
+    assert all(w["results"] and "decisions" in w for w in lines)
+    assert "stopped after 2 run(s)" in err and "stopped" not in out

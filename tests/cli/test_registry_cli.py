@@ -71,3 +71,21 @@ def test_refusals_come_with_their_exit_codes_and_json(reg_dir: Path, runs: Runs)
     done = run_stead("models", "retire", "credit@1", cwd=reg_dir, env={"STEAD_ACTOR": "mallory"})
     assert done.returncode == 7
     assert "'mallory' may not retire credit@1" in done.stderr
+
+
+def test_models_card_json_is_the_cards_sections(reg_dir: Path, runs: Runs) -> None:
+    cli = Cli(reg_dir)
+    cli("models", "register", runs.good, "--name", "credit")
+    _, out, _ = cli("models", "card", "credit@1", "--json")
+    card = json.loads(out)
+    assert card["model"] == "credit@1"
+    sections = {s["title"]: s for s in card["sections"]}
+    assert "Intended use" in sections
+    assert all(set(s) == {"title", "text", "facts", "bullets", "table"} for s in sections.values())
+    # The same card as --format json (generated_at aside).
+    _, same, _ = cli("models", "card", "credit@1", "--format", "json")
+    assert {**json.loads(same), "generated_at": None} == {**card, "generated_at": None}
+    _, refused, err = cli("models", "card", "credit@1", "--json", "--format", "html", expect=2)
+    assert json.loads(refused)["error"]["code"] and "--json and --format html" in err
+    _, missing, _ = cli("models", "card", "credit@9", "--json", expect=3)
+    assert json.loads(missing)["error"]["code"] == "not_found"

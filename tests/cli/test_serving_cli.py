@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from stead.core.errors import Conflict, GateFailed, PermissionDenied, UsageError
@@ -17,6 +22,7 @@ from tests.serving.deployed import (  # noqa: F401  (fixtures)
     _dep_dir,
     _deployable_template,
 )
+from tests.serving.test_server_process import free_port
 
 
 @pytest.fixture
@@ -88,3 +94,53 @@ def test_show_warns_when_a_served_version_left_the_stage_its_role_needs(stead: C
     assert "deploy another version" in warning
     _, out, _ = stead("endpoints", "show", "credit")
     assert f"warning: {TREES} serves as production" in out
+
+
+@pytest.mark.slow  # a real server process: about 20 s
+def test_serve_json_says_where_and_what_it_serves(stead: Cli, dep_dir: Path) -> None:
+    stead("deploy", "credit", TREES)
+    _, refused, _ = stead("serve", "--workers", "0", "--json", expect=UsageError.exit_code)
+    assert json.loads(refused)["error"]["code"] == "usage_error"
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "stead", "serve", "--port", str(port), "--workers", "1"),
+            *("--log-level", "warning", "--json", "-w", str(dep_dir)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "STEAD_ACTOR": "tester"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        while not lines or lines[-1] != "}\n":  # print_json's one object, indented
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else ""
+            lines.append(line)
+        start = json.loads("".join(lines))
+        url = f"http://127.0.0.1:{port}"
+        assert start["url"] == url and start["workers"] == 1 and start["auth"] is False
+        assert start["root"] == str(dep_dir.resolve())
+        assert start["health"]["ready"] == f"{url}/readyz"
+        [endpoint] = start["endpoints"]
+        assert endpoint["name"] == "credit" and endpoint["production"] == TREES
+        assert endpoint["predict"] == f"{url}/v1/endpoints/credit/predict"
+        deadline = time.monotonic() + 60
+        while True:  # what it says is where it answers
+            try:
+                if httpx.get(start["health"]["live"], timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.stdout.read() == ""  # nothing but the one object on stdout

@@ -14,6 +14,7 @@ from stead.core.clock import parse_time
 from stead.core.errors import IntegrityError, UsageError
 
 app = typer.Typer(
+    name="audit",
     rich_markup_mode=None,
     help="The hash-chained audit trail of every change.",
     no_args_is_help=True,

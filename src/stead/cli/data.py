@@ -11,6 +11,7 @@ from stead.cli.session import open_workspace
 from stead.core.errors import ContractViolation
 
 app = typer.Typer(
+    name="data",
     rich_markup_mode=None,
     help="Versioned dataset snapshots, schemas, profiles and contracts.",
     no_args_is_help=True,

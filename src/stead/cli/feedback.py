@@ -15,7 +15,9 @@ from stead.cli.session import open_workspace
 from stead.core.errors import NotFound
 
 app = typer.Typer(
-    rich_markup_mode=None, help="Feedback: labels and KPIs that arrive after predictions."
+    name="feedback",
+    rich_markup_mode=None,
+    help="Feedback: labels and KPIs that arrive after predictions.",
 )
 
 

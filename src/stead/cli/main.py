@@ -1,10 +1,18 @@
-"""Entry point of the ``stead`` command. Each stage adds its commands in its own module."""
+"""Entry point of the ``stead`` command.
+
+Each ``cli/<module>.py`` has one Typer ``app``, mounted here without a name so that its
+commands and groups appear at the top level: a module of one group names its app after
+the group (``stead data``); the others add their top-level commands (``stead train``)
+and groups (``stead runs``) to a nameless app.
+"""
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from stead.cli import (
     audit,
@@ -14,6 +22,8 @@ from stead.cli import (
     monitoring,
     predictions,
     registry,
+    retention,
+    retraining,
     scoring,
     serving,
     tokens,
@@ -23,7 +33,19 @@ from stead.cli import (
 from stead.core.errors import SteadError
 from stead.core.openmp import passive_waits
 
+
+class _CommandsFirst(TyperGroup):
+    """Lists the commands (``stead train``) before the groups (``stead runs``), each in
+    the order the modules are mounted, as ``stead --help`` always has."""
+
+    # Any: the Context here is typer's vendored click's, which typer does not export.
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: isinstance(self.commands[name], TyperGroup))
+
+
 app = typer.Typer(
+    cls=_CommandsFirst,
     rich_markup_mode=None,
     name="stead",
     no_args_is_help=True,
@@ -54,18 +76,23 @@ def _options(
     monitoring and retraining on evidence, all audited."""
 
 
-workspace.register(app)
-demo.register(app)
-training.register(app)
-registry.register(app)
-serving.register(app)
-scoring.register(app)
-monitoring.register(app)
-app.add_typer(data.app, name="data")
-app.add_typer(audit.app, name="audit")
-app.add_typer(tokens.app, name="tokens")
-app.add_typer(predictions.app, name="predictions")
-app.add_typer(feedback.app, name="feedback")
+for module in (
+    workspace,
+    demo,
+    training,
+    registry,
+    serving,
+    scoring,
+    monitoring,
+    retention,
+    retraining,
+    data,
+    audit,
+    tokens,
+    predictions,
+    feedback,
+):
+    app.add_typer(module.app)
 
 
 def main() -> None:

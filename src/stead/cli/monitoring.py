@@ -1,6 +1,5 @@
-"""``stead monitor run|watch|show|report``, ``stead alerts test|list``, ``stead retention
-apply``, and the rollback drill behind ``stead rollback --drill`` (``stead retrain``: see
-``retraining.py``)."""
+"""``stead monitor run|watch|show|report`` and ``stead alerts test|list`` (``stead retrain``
+and ``stead retention``: see ``retraining.py`` and ``retention.py``)."""
 
 from __future__ import annotations
 
@@ -15,12 +14,13 @@ from rich.markup import escape
 from stead.cli.output import (
     JSON_OPTION,
     WORKSPACE_OPTION,
-    notice,
     print_json,
+    print_json_line,
     print_table,
     say,
+    say_err,
+    say_trigger,
 )
-from stead.cli.retraining import say_trigger
 from stead.cli.session import open_workspace
 from stead.core.clock import parse_time
 from stead.core.errors import UsageError
@@ -28,7 +28,6 @@ from stead.core.errors import UsageError
 if TYPE_CHECKING:
     from stead.monitoring.history import MonitorState
     from stead.monitoring.monitor_run import MonitorRun, WindowOutcome
-    from stead.serving.deploy.drill import RollbackDrill
 
 monitor_app = typer.Typer(
     rich_markup_mode=None,
@@ -37,9 +36,6 @@ monitor_app = typer.Typer(
 )
 alerts_app = typer.Typer(
     rich_markup_mode=None, help="Alerts: where they go, and proof that they get there."
-)
-retention_app = typer.Typer(
-    rich_markup_mode=None, help="Data retention: delete what is older than [retention] says."
 )
 
 WINDOW_OPTION = typer.Option(
@@ -54,14 +50,10 @@ STATUS_STYLE = {
 }
 
 
-def register(app: typer.Typer) -> None:
-    """Add the monitoring commands to the ``stead`` app."""
-    app.add_typer(monitor_app, name="monitor")
-    app.add_typer(alerts_app, name="alerts")
-    app.add_typer(retention_app, name="retention")
-    from stead.cli.retraining import retrain_app
-
-    app.add_typer(retrain_app, name="retrain")
+# The ``monitor`` and ``alerts`` groups.
+app = typer.Typer(rich_markup_mode=None)
+app.add_typer(monitor_app, name="monitor")
+app.add_typer(alerts_app, name="alerts")
 
 
 def _time(text: str | None, what: str) -> datetime | None:
@@ -145,12 +137,32 @@ def watch(
     iterations: int | None = typer.Option(
         None, "--iterations", help="Stop after this many runs (default: until Ctrl-C)."
     ),
+    as_json: bool = JSON_OPTION,
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
-    """Run the monitor again and again; Ctrl-C stops it cleanly between two runs."""
+    """Run the monitor again and again; Ctrl-C stops it cleanly between two runs.
+
+    With --json, stdout is JSON Lines: one object per window evaluated, as each run
+    ends (the run's number, endpoint and window spec beside what `monitor run --json`
+    says of the window); the other lines go to stderr.
+    """
     stop = threading.Event()
-    with open_workspace(workspace) as ws:
-        say(f"watching {escape(endpoint)} every {escape(every)}; Ctrl-C stops")
+    tell = say_err if as_json else say
+    runs = 0
+
+    def on_run(outcome: MonitorRun) -> None:
+        nonlocal runs
+        runs += 1
+        if not as_json:
+            say(escape(outcome.message))
+            return
+        for w in outcome.windows:
+            print_json_line(
+                {"run": runs, "endpoint": outcome.endpoint, "spec": outcome.spec, **w.to_dict()}
+            )
+
+    with open_workspace(workspace, as_json=as_json) as ws:
+        tell(f"watching {escape(endpoint)} every {escape(every)}; Ctrl-C stops")
         try:
             done = ws.monitors.watch(
                 endpoint,
@@ -158,13 +170,13 @@ def watch(
                 window=window,
                 iterations=iterations,
                 stop=stop,
-                on_run=lambda r: say(escape(r.message)),
+                on_run=on_run,
             )
         except KeyboardInterrupt:
             stop.set()
-            say("stopped")
+            tell("stopped")
             return
-    say(f"stopped after {done} run(s)")
+    tell(f"stopped after {done} run(s)")
 
 
 @monitor_app.command()
@@ -324,66 +336,3 @@ def list_alerts(
             for a in alerts
         ],
     )
-
-
-@retention_app.command("apply")
-def apply_retention(
-    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted."),
-    as_json: bool = JSON_OPTION,
-    workspace: Path | None = WORKSPACE_OPTION,
-) -> None:
-    """Delete prediction-log days and feedback rows older than [retention] allows (audited).
-
-    Audit events, registered models and snapshots are never deleted.
-    """
-    with open_workspace(workspace, as_json=as_json) as ws:
-        outcome = ws.retention.apply(dry_run=dry_run)
-    if as_json:
-        print_json(outcome.to_dict())
-        return
-    say(escape(outcome.message))
-    if outcome.event_id:
-        say(f"audited as {outcome.event_id} (`stead audit log --action retention`)")
-    if outcome.failed:
-        notice("some partitions could not be deleted; see above")
-        raise typer.Exit(1)
-
-
-def rollback_drill(
-    endpoint: str,
-    *,
-    url: str | None,
-    token: str | None,
-    sample: int,
-    as_json: bool,
-    workspace: Path | None,
-) -> None:
-    """The body of ``stead rollback ENDPOINT --drill`` (exits 1 when the drill fails)."""
-    with open_workspace(workspace, as_json=as_json) as ws:
-        drill = ws.monitors.rollback_drill(endpoint, url=url, token=token, sample=sample)
-    _print_drill(drill, as_json=as_json)
-    if not drill.passed:
-        raise typer.Exit(1)
-
-
-def _print_drill(drill: RollbackDrill, *, as_json: bool) -> None:
-    if as_json:
-        print_json(drill.to_dict())
-        return
-    print_table(
-        f"rollback drill of {escape(drill.endpoint)}",
-        ["step", "revision", "serves", "answered", "ok", "problem"],
-        [
-            [
-                c.step,
-                str(c.revision),
-                escape(c.expected),
-                str(c.answered),
-                "[green]yes[/]" if c.ok else "[bold red]no[/]",
-                escape(c.problem or ""),
-            ]
-            for c in drill.checks
-        ],
-    )
-    say(escape(drill.message))
-    say(f"rollback_verified evidence recorded for {escape(drill.production)}")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from stead.core.errors import SteadError
+
+if TYPE_CHECKING:
+    from stead.monitoring.records import RetrainTrigger
 
 # Off a terminal (pipes, CI logs) Rich would wrap tables at 80 columns; use a wider
 # default there unless COLUMNS says otherwise.
@@ -51,6 +54,13 @@ def _default(value: Any) -> Any:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=_default) + "\n")
+    sys.stdout.flush()  # `stead serve --json` prints before it runs for hours
+
+
+def print_json_line(value: Any) -> None:
+    """One compact JSON object on one line, flushed: for commands that stream (JSON Lines)."""
+    sys.stdout.write(json.dumps(value, default=_default) + "\n")
+    sys.stdout.flush()
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -64,6 +74,20 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
 
 def say(message: str) -> None:
     console.print(message, highlight=False)
+
+
+def say_trigger(trigger: RetrainTrigger) -> None:
+    """One line per retrain trigger: its id, kind, status and what processing it said."""
+    text = f"retrain trigger {trigger.id} ({trigger.kind}, {trigger.status})"
+    message = trigger.outcome.get("message") or trigger.error
+    if message:
+        text += f": {message}"
+    say(escape(text))
+
+
+def say_err(message: str) -> None:
+    """A line for people on stderr, when stdout carries JSON."""
+    err_console.print(message, highlight=False)
 
 
 def notice(message: str) -> None:

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from stead.predictions.compaction import CompactionReport
 
 app = typer.Typer(
-    rich_markup_mode=None, help="The prediction log: what endpoints answered.", no_args_is_help=True
+    name="predictions",
+    rich_markup_mode=None,
+    help="The prediction log: what endpoints answered.",
+    no_args_is_help=True,
 )
 COLUMNS = ["time (UTC)", "request id", "model", "role", "rev", "answer", "latency ms", "error"]
 

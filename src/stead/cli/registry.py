@@ -28,11 +28,9 @@ models_app = typer.Typer(
 )
 
 
-def register(app: typer.Typer) -> None:
-    """Add the registry commands to the ``stead`` app."""
-    app.add_typer(models_app, name="models")
-    app.command()(lineage)
-    app.command()(checklist)
+# ``stead lineage`` and ``stead checklist``, and the ``models`` group.
+app = typer.Typer(rich_markup_mode=None)
+app.add_typer(models_app, name="models")
 
 
 def _table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -224,12 +222,21 @@ def card(
     ref: str = typer.Argument(..., help="NAME@N"),
     format_: str = typer.Option("md", "--format", "-f", help="md, html or json."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file."),
+    as_json: bool = JSON_OPTION,
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
-    """The model card, generated from records (Markdown, self-contained HTML or JSON)."""
-    with guarded():
+    """The model card, generated from records (Markdown, self-contained HTML or JSON).
+
+    --json is --format json: the card's sections, each with its text, facts, bullets
+    and table.
+    """
+    with guarded(as_json=as_json):
         if format_ not in ("md", "html", "json"):
             raise UsageError(f"--format {format_!r}: expected md, html or json")
+        if as_json and format_ not in ("md", "json"):
+            raise UsageError(f"--json and --format {format_}: give one of them")
+    if as_json:
+        format_ = "json"
     with open_workspace(workspace, as_json=format_ == "json") as ws:
         model_card = ws.models.card(ref)
     if format_ == "json":
@@ -281,6 +288,7 @@ def evidence(
         _say(f"recorded {'passing' if passed else 'failing'} evidence for {item} of {record.model}")
 
 
+@app.command()
 def lineage(
     target: str = typer.Argument(..., help="NAME@N (a model version) or a request id."),
     brief: bool = typer.Option(False, "--brief", help="Only the tree, without each node's facts."),
@@ -305,6 +313,7 @@ def lineage(
         typer.echo(tree.render(facts=not brief))
 
 
+@app.command()
 def checklist(
     ref: str = typer.Argument(..., help="NAME@N"),
     as_json: bool = JSON_OPTION,

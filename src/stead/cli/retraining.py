@@ -13,7 +13,14 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, print_json, print_table, say
+from stead.cli.output import (
+    JSON_OPTION,
+    WORKSPACE_OPTION,
+    print_json,
+    print_table,
+    say,
+    say_trigger,
+)
 from stead.cli.session import guarded, open_workspace
 from stead.core.clock import utcnow
 from stead.core.errors import UsageError
@@ -35,7 +42,8 @@ class _EndpointFirst(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-retrain_app = typer.Typer(
+app = typer.Typer(
+    name="retrain",
     cls=_EndpointFirst,
     rich_markup_mode=None,
     help="Retraining on evidence, and the claims (leases) on its triggers.",
@@ -43,16 +51,7 @@ retrain_app = typer.Typer(
 )
 
 
-def say_trigger(trigger: RetrainTrigger) -> None:
-    """One line per trigger: its id, kind, status and what processing it said."""
-    text = f"retrain trigger {trigger.id} ({trigger.kind}, {trigger.status})"
-    message = trigger.outcome.get("message") or trigger.error
-    if message:
-        text += f": {message}"
-    say(escape(text))
-
-
-@retrain_app.command("run")
+@app.command("run")
 def retrain(
     endpoint: str = typer.Argument(..., help="The endpoint whose model to retrain."),
     reason: str | None = typer.Option(
@@ -109,7 +108,7 @@ def retrain(
         raise typer.Exit(1)
 
 
-@retrain_app.command("list")
+@app.command("list")
 def list_triggers(
     endpoint: str | None = typer.Argument(None, help="Only this endpoint's triggers."),
     status: str | None = typer.Option(
@@ -153,7 +152,7 @@ def _lease_state(trigger: RetrainTrigger, now: datetime) -> str:
     return f"[{style}]{state}[/] ({process[trigger.holder_alive]})"
 
 
-@retrain_app.command("release")
+@app.command("release")
 def release_trigger(
     trigger: str = typer.Argument(..., help="The trigger stuck in processing."),
     reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit trail)."),

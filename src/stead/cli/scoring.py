@@ -17,11 +17,10 @@ ENGINES = ("local", "dask")
 DEFAULT_CHUNK_ROWS = 10_000
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``stead score`` to the ``stead`` app."""
-    app.command()(score)
+app = typer.Typer(rich_markup_mode=None)
 
 
+@app.command()
 def score(
     target: str = typer.Argument(..., help="An endpoint (its production version) or NAME@N."),
     input: Path = typer.Argument(..., help="CSV or Parquet with the model's input columns."),

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -15,6 +15,7 @@ from stead.core.errors import UsageError
 
 if TYPE_CHECKING:
     from stead.serving.deploy.deployment import Deployment, DeployOutcome, Endpoint
+    from stead.serving.deploy.drill import RollbackDrill
 
 endpoints_app = typer.Typer(
     rich_markup_mode=None,
@@ -23,18 +24,16 @@ endpoints_app = typer.Typer(
 )
 
 
-def register(app: typer.Typer) -> None:
-    """Add the serving commands to the ``stead`` app."""
-    app.command()(deploy)
-    app.command()(rollback)
-    app.command()(serve)
-    app.add_typer(endpoints_app, name="endpoints")
+# ``stead deploy``, ``stead rollback`` and ``stead serve``, and the ``endpoints`` group.
+app = typer.Typer(rich_markup_mode=None)
+app.add_typer(endpoints_app, name="endpoints")
 
 
 def _say(text: str) -> None:
     say(escape(text))
 
 
+@app.command()
 def deploy(
     endpoint: str = typer.Argument(..., help="The endpoint name (created on first deploy)."),
     model: str | None = typer.Argument(None, help="NAME@N to serve as production."),
@@ -122,6 +121,7 @@ def deploy(
     _changed(outcome, as_json=as_json)
 
 
+@app.command()
 def rollback(
     endpoint: str = typer.Argument(..., help="The endpoint name."),
     to: int | None = typer.Option(None, "--to", help="This revision instead of the previous."),
@@ -142,15 +142,38 @@ def rollback(
     inputs, and records the checklist's rollback_verified evidence.
     """
     if drill:
-        from stead.cli.monitoring import rollback_drill
-
-        rollback_drill(
-            endpoint, url=url, token=token, sample=50, as_json=as_json, workspace=workspace
-        )
+        with open_workspace(workspace, as_json=as_json) as ws:
+            done = ws.monitors.rollback_drill(endpoint, url=url, token=token, sample=50)
+        _print_drill(done, as_json=as_json)
+        if not done.passed:
+            raise typer.Exit(1)
         return
     with open_workspace(workspace, as_json=as_json) as ws:
         outcome = ws.endpoints.rollback(endpoint, to=to, reason=reason)
     _changed(outcome, as_json=as_json)
+
+
+def _print_drill(drill: RollbackDrill, *, as_json: bool) -> None:
+    if as_json:
+        print_json(drill.to_dict())
+        return
+    print_table(
+        f"rollback drill of {escape(drill.endpoint)}",
+        ["step", "revision", "serves", "answered", "ok", "problem"],
+        [
+            [
+                c.step,
+                str(c.revision),
+                escape(c.expected),
+                str(c.answered),
+                "[green]yes[/]" if c.ok else "[bold red]no[/]",
+                escape(c.problem or ""),
+            ]
+            for c in drill.checks
+        ],
+    )
+    say(escape(drill.message))
+    say(f"rollback_verified evidence recorded for {escape(drill.production)}")
 
 
 def _changed(outcome: DeployOutcome, *, as_json: bool) -> None:
@@ -253,6 +276,7 @@ def history(
     )
 
 
+@app.command()
 def serve(
     host: str | None = typer.Option(None, "--host", help="Address (default [serving] host)."),
     port: int | None = typer.Option(None, "--port", help="Port (default [serving] port)."),
@@ -263,26 +287,63 @@ def serve(
         None, "--auth/--no-auth", help="Force API-token checks on or off (default [auth])."
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn's log level."),
+    as_json: bool = JSON_OPTION,
     workspace: Path | None = WORKSPACE_OPTION,
 ) -> None:
     """Serve the deployed endpoints over HTTP: native API, OIP V2 and MLflow's format.
 
-    Every worker follows deployment changes within about a second.
+    Every worker follows deployment changes within about a second. With --json the
+    start is one JSON object on stdout (URL, workers, auth, endpoints); uvicorn logs
+    to stderr.
     """
     from stead.core.settings import find_root, load_settings
     from stead.server import serve as run
     from stead.serving.settings import serving_settings
 
-    with guarded():
+    with guarded(as_json=as_json):
         root = find_root(workspace)
-        settings = serving_settings(load_settings(root))
+        loaded = load_settings(root)
+        settings = serving_settings(loaded)
         chosen_host = host or settings.host
         chosen_port = settings.port if port is None else port
         count = settings.workers if workers is None else workers
         if count < 1:
             raise UsageError("--workers must be at least 1")
-        _say(
-            f"serving {root} on http://{chosen_host}:{chosen_port} with {count} worker(s); "
-            "Ctrl-C stops"
-        )
+        url = f"http://{chosen_host}:{chosen_port}"
+        if as_json:
+            from stead.security.settings import auth_settings
+
+            required = auth_settings(loaded).required_for(chosen_host) if auth is None else auth
+            with open_workspace(root, as_json=True) as ws:
+                endpoints = ws.endpoints.list()
+            print_json(_serving_start(root, url, workers=count, auth=required, endpoints=endpoints))
+        else:
+            _say(f"serving {root} on {url} with {count} worker(s); Ctrl-C stops")
         run(root, host=chosen_host, port=chosen_port, workers=count, auth=auth, log_level=log_level)
+
+
+def _serving_start(
+    root: Path, url: str, *, workers: int, auth: bool, endpoints: list[Endpoint]
+) -> dict[str, Any]:
+    """What ``stead serve --json`` says at start: where, how, and what it serves."""
+    return {
+        "root": str(root),
+        "url": url,
+        "workers": workers,
+        "auth": auth,
+        "health": {"live": f"{url}/healthz", "ready": f"{url}/readyz"},
+        "metrics": f"{url}/metrics",
+        "openapi": f"{url}/openapi.json",
+        "endpoints": [
+            {
+                "name": e.name,
+                "revision": e.revision,
+                "production": e.active.policy.production,
+                "canary": e.active.policy.canary,
+                "serves": e.active.describe(),
+                "predict": f"{url}/v1/endpoints/{e.name}/predict",
+                "oip_v2": f"{url}/v2/models/{e.name}/infer",
+            }
+            for e in endpoints
+        ],
+    }

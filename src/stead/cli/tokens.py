@@ -10,7 +10,10 @@ from stead.cli.output import JSON_OPTION, WORKSPACE_OPTION, print_json, print_ta
 from stead.cli.session import open_workspace
 
 app = typer.Typer(
-    rich_markup_mode=None, help="API tokens with roles, stored hashed.", no_args_is_help=True
+    name="tokens",
+    rich_markup_mode=None,
+    help="API tokens with roles, stored hashed.",
+    no_args_is_help=True,
 )
 
 

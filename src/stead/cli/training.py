@@ -33,12 +33,10 @@ features_app = typer.Typer(
 )
 
 
-def register(app: typer.Typer) -> None:
-    """Add the training commands to the ``stead`` app."""
-    app.command()(train)
-    app.command()(reproduce)
-    app.add_typer(runs_app, name="runs")
-    app.add_typer(features_app, name="features")
+# ``stead train`` and ``stead reproduce``, and the ``runs`` and ``features`` groups.
+app = typer.Typer(rich_markup_mode=None)
+app.add_typer(runs_app, name="runs")
+app.add_typer(features_app, name="features")
 
 
 @contextmanager
@@ -56,6 +54,7 @@ def _steps(description: str, total: int, *, quiet: bool) -> Iterator[Callable[[s
         advance(total - max(0, len(seen) - 1))
 
 
+@app.command()
 def train(
     snapshot: str | None = typer.Option(
         None, "--snapshot", "-s", help="NAME or NAME@V instead of [training] snapshot."
@@ -107,6 +106,7 @@ def _num(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+@app.command()
 def reproduce(
     run_id: str = typer.Argument(..., help="The run id (or a unique prefix)."),
     as_json: bool = JSON_OPTION,
