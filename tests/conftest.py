@@ -23,6 +23,16 @@ from typer.testing import CliRunner
 from stead.cli.main import app
 from stead.workspace import Workspace
 
+# The shared workspaces, each built once per session and copied per test, are plugins:
+# every test sees their fixtures by name, and no test module imports a fixture.
+pytest_plugins = [
+    "tests.training.projects",
+    "tests.registry.governed",
+    "tests.serving.deployed",
+    "tests.serving.served",
+    "tests.monitoring.monitored",
+]
+
 POSTGRES_ENV = "STEAD_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "STEAD_REQUIRE_POSTGRES"
 

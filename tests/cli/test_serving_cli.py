@@ -10,13 +10,7 @@ import pytest
 
 from stead.core.errors import Conflict, GateFailed, PermissionDenied, UsageError
 from tests.conftest import Cli
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    LOGISTIC,
-    TREES,
-    WEAK_TREES,
-    _dep_dir,
-    _deployable_template,
-)
+from tests.serving.deployed import LOGISTIC, TREES, WEAK_TREES
 
 
 @pytest.fixture

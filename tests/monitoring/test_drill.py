@@ -15,13 +15,7 @@ import pytest
 
 from stead.core.errors import Conflict
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    _mws,
-)
+from tests.monitoring.monitored import ENDPOINT
 from tests.training.projects import set_tables
 
 

@@ -9,17 +9,7 @@ import pandas as pd
 
 from stead.monitoring.monitor_run import MonitorRun
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    NOW,
-    START,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    _mws,
-    ingest_labels,
-    log_traffic,
-)
+from tests.monitoring.monitored import ENDPOINT, NOW, START, ingest_labels, log_traffic
 
 DRIFT_STARTS = START + timedelta(days=180)
 

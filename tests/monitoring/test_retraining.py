@@ -9,15 +9,7 @@ import pytest
 
 from stead.core.errors import Conflict
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    NOW,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    _mws,
-    ingest_labels,
-)
+from tests.monitoring.monitored import ENDPOINT, NOW, ingest_labels
 from tests.training.projects import set_tables
 
 RETRAINING = {

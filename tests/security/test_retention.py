@@ -9,15 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    NOW,
-    START,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    ingest_labels,
-)
+from tests.monitoring.monitored import ENDPOINT, NOW, ingest_labels
 from tests.training.projects import set_tables
 
 

@@ -9,8 +9,8 @@ Trained once per session and copied into each test's directory:
   checklist fails), in ``staging``.
 
 Both checklists of ``credit@1`` and ``credit@2`` pass (teams, monitoring and alerts are
-configured, the runs were reproduced, champion tolerance is generous). Import the
-fixtures into a test module (``from tests.serving.deployed import ...``).
+configured, the runs were reproduced, champion tolerance is generous). A pytest plugin
+(``tests/conftest.py``): tests ask for ``dep_dir`` or ``dws`` by name.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Two versions are trained once per session and copied into each test's directory:
 ``credit@1`` (gradient-boosted trees, the training tests' default) and ``credit@2``
-(a logistic regression). Import the fixtures into a test module to use them.
+(a logistic regression). A pytest plugin (``tests/conftest.py``): tests ask for
+``served_dir`` or ``sws`` by name.
 """
 
 from __future__ import annotations

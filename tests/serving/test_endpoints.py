@@ -9,14 +9,7 @@ import pytest
 from stead.core.errors import Conflict, GateFailed, NotFound, PermissionDenied, UsageError
 from stead.security.access import Principal
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    LOGISTIC,
-    TREES,
-    WEAK_TREES,
-    _dep_dir,
-    _deployable_template,
-    _dws,
-)
+from tests.serving.deployed import LOGISTIC, TREES, WEAK_TREES
 
 
 def test_each_change_is_a_new_audited_revision_with_actor_and_reason(dws: Workspace) -> None:

@@ -10,17 +10,7 @@ from typing import Any
 import pandas as pd
 
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    LOGISTIC,
-    RECORD,
-    TREES,
-    _dep_dir,
-    _deployable_template,
-    _dws,
-    predict,
-    runtime_of,
-    serving,
-)
+from tests.serving.deployed import LOGISTIC, RECORD, TREES, predict, runtime_of, serving
 from tests.training.projects import credit_frame, set_tables
 
 

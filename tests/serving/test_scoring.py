@@ -16,8 +16,7 @@ from stead.workspace import Workspace
 from tests.conftest import Cli
 from tests.training.projects import credit_frame
 
-from .deployed import _dep_dir, _deployable_template, _dws  # noqa: F401
-from .served import TREES, _served_dir, _served_template, _sws  # noqa: F401
+from .served import TREES
 
 
 @pytest.fixture

@@ -10,16 +10,7 @@ import pandas as pd
 import pytest
 
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    RECORD,
-    TREES,
-    _dep_dir,
-    _deployable_template,
-    _dws,
-    predict,
-    runtime_of,
-    serving,
-)
+from tests.serving.deployed import RECORD, TREES, predict, runtime_of, serving
 from tests.training.projects import set_tables
 
 COLUMNS = ["income", "age", "region"]
