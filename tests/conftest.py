@@ -31,6 +31,7 @@ pytest_plugins = [
     "tests.serving.deployed",
     "tests.serving.served",
     "tests.monitoring.monitored",
+    "tests.demo.demo_run",
 ]
 
 POSTGRES_ENV = "STEAD_TEST_POSTGRES_URL"
@@ -85,6 +86,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'stead.db'}"
     return str(request.getfixturevalue("pg_schema_url"))
+
+
+@pytest.fixture
+def backend() -> str:
+    """The store of a copied shared workspace (``dep_dir``, ``reg_dir``, ...): SQLite
+    unless a test parametrises it with ``tests.stores.ON_BOTH_STORES``."""
+    return "sqlite"
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from stead.demo.credit import generate_applications
 from stead.predictions.outputs import output_dicts, predict_table
 from stead.predictions.record import PredictionRecord
 from stead.workspace import Workspace
+from tests.stores import on_backend
 from tests.training.projects import set_tables
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -192,14 +193,18 @@ def _monitored_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(name="monitored_dir")
 def _monitored_dir(
-    monitored_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monitored_template: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> Path:
     """A fresh copy, with the clock at the end of month 9 and the demo's actor."""
     target = tmp_path / "ws"
     shutil.copytree(monitored_template, target)
     monkeypatch.setenv("STEAD_NOW", NOW.isoformat())
     monkeypatch.setenv("STEAD_ACTOR", ACTOR)
-    return target
+    return on_backend(target, backend, request)
 
 
 @pytest.fixture(name="mws")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from stead.workspace import Workspace
+from tests.stores import on_backend
 from tests.training.projects import TRAINING, credit_frame, set_tables, write_project
 
 GOVERNANCE = {
@@ -53,11 +54,16 @@ def _runs(registry_template: tuple[Path, Runs]) -> Runs:
 
 
 @pytest.fixture(name="reg_dir")
-def _reg_dir(registry_template: tuple[Path, Runs], tmp_path: Path) -> Path:
+def _reg_dir(
+    registry_template: tuple[Path, Runs],
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> Path:
     """A fresh copy of the trained workspace (a real SQLite store and artifact store)."""
     target = tmp_path / "ws"
     shutil.copytree(registry_template[0], target)
-    return target
+    return on_backend(target, backend, request)
 
 
 @pytest.fixture(name="reg")

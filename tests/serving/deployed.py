@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from stead.workspace import Workspace
+from tests.stores import on_backend
 
 with warnings.catch_warnings():
     # Starlette suggests httpx2 for its test client; httpx (a dependency) works fine.
@@ -73,11 +74,13 @@ def _deployable_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(name="dep_dir")
-def _dep_dir(deployable_template: Path, tmp_path: Path) -> Path:
+def _dep_dir(
+    deployable_template: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Path:
     """A fresh copy of the deployable workspace (real stores, no endpoints yet)."""
     target = tmp_path / "ws"
     shutil.copytree(deployable_template, target)
-    return target
+    return on_backend(target, backend, request)
 
 
 @pytest.fixture(name="dws")

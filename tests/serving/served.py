@@ -22,6 +22,7 @@ from stead.core.ids import new_id
 from stead.predictions.outputs import output_dicts, predict_table
 from stead.predictions.record import PredictionRecord
 from stead.workspace import Workspace
+from tests.stores import on_backend
 from tests.training.projects import TRAINING, credit_frame, set_tables, write_project
 
 LINEAR = {**TRAINING, "estimator": "sklearn.linear_model.LogisticRegression", "params": {}}
@@ -54,11 +55,13 @@ def _served_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(name="served_dir")
-def _served_dir(served_template: Path, tmp_path: Path) -> Path:
+def _served_dir(
+    served_template: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Path:
     """A fresh copy of the workspace with both versions (real stores, empty log)."""
     target = tmp_path / "ws"
     shutil.copytree(served_template, target)
-    return target
+    return on_backend(target, backend, request)
 
 
 @pytest.fixture(name="sws")
