@@ -10,6 +10,7 @@ import pytest
 from stead.core.errors import Conflict
 from stead.workspace import Workspace
 from tests.monitoring.monitored import ENDPOINT, NOW, ingest_labels
+from tests.stores import ON_BOTH_STORES
 from tests.training.projects import set_tables
 
 RETRAINING = {
@@ -70,6 +71,7 @@ def test_a_manual_retrain_makes_an_audited_candidate_and_a_canary_when_allowed(
     assert any(trigger.id in (e.reason or "") for e in run_events)
 
 
+@ON_BOTH_STORES
 def test_a_trigger_is_processed_once_and_the_same_inputs_retrain_nothing(mws: Workspace) -> None:
     # No labels yet: the same data and spec give the same run as production.
     trigger = mws.monitors.retrain(ENDPOINT, reason="refresh")
@@ -80,6 +82,7 @@ def test_a_trigger_is_processed_once_and_the_same_inputs_retrain_nothing(mws: Wo
     assert [v.ref for v in mws.models.list("credit")] == ["credit@1"]
 
 
+@ON_BOTH_STORES
 def test_the_monitor_triggers_once_however_often_it_fires(
     monitored_dir: Path, data: pd.DataFrame
 ) -> None:
