@@ -7,9 +7,9 @@ retrain_cooldown`` of its window, no other is created: the first one's retrainin
 already answering that evidence.
 
 This module creates triggers and reads them. Processing one happens only under a lease
-(:mod:`stead.monitoring.retraining.leases`: claim, step, finish), so that a trigger is never taken from a
-process that still holds it; its steps are audited as ``retrain.<step>`` with subject
-``trigger:<id>``.
+(:mod:`stead.monitoring.retraining.leases`: claim, step, finish), so that a trigger is
+never taken from a process that still holds it; its steps are audited as
+``retrain.<step>`` with subject ``trigger:<id>``.
 """
 
 from __future__ import annotations
