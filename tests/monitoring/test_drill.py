@@ -128,6 +128,7 @@ def server(monitored_dir: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
+@pytest.mark.slow  # a real server process; the drills above cover the logic
 def test_a_drill_against_a_running_server_waits_for_each_switch(
     monitored_dir: Path, server: str
 ) -> None:

@@ -65,6 +65,7 @@ def _race(root: Path, trigger_id: str, racers: int) -> list[str]:
     return sorted(actor for actor, what in results if what == "claimed")
 
 
+@pytest.mark.slow  # real processes racing, as tests/core/test_concurrency.py
 def test_concurrent_processes_never_both_claim_nor_both_reclaim(
     any_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
