@@ -1,17 +1,13 @@
 """The demo, run once per test run as a real command; several tests assert on its result.
 
 A pytest plugin (``tests/conftest.py``). The demo is the suite's longest end-to-end run,
-so the tests that need it share one run, even across xdist workers: the first worker to
-ask runs it under a file lock in the run's shared temporary directory, the others wait
-and read its facts. (xdist's ``--dist loadgroup`` would be simpler, but with pytest 9 it
-no longer groups anything.) The tests must not change the workspace: :func:`copy_of`.
+so the tests that need it share one run, even across xdist workers
+(:func:`tests.once.once_per_run`). They must not change the workspace: :func:`copy_of`.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_stead
+from tests.once import once_per_run
 
 
 @dataclass(frozen=True)
@@ -28,26 +25,20 @@ class DemoRun:
     facts: dict[str, Any]
 
 
+def _run_demo(directory: Path) -> dict[str, Any]:
+    done = run_stead(
+        "demo", "--dir", str(directory / "demo"), "--fast", "--json", cwd=directory, timeout=1500
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    facts: dict[str, Any] = json.loads(done.stdout)["facts"]
+    return facts
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """``stead demo --fast --json`` in a fresh directory, as a user would run it."""
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent  # every worker's basetemp is a child of the run's
-    cwd = shared / "demo-once"
-    root, facts, failed = cwd / "demo", cwd / "facts.json", cwd / "failed.txt"
-    with open(shared / "demo-once.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if failed.exists():
-            pytest.fail(f"the demo failed on another worker:\n{failed.read_text()}")
-        if not facts.exists():
-            cwd.mkdir(exist_ok=True)
-            done = run_stead("demo", "--dir", str(root), "--fast", "--json", cwd=cwd, timeout=1500)
-            if done.returncode != 0:
-                failed.write_text(done.stderr[-2000:])
-            assert done.returncode == 0, done.stderr[-2000:]
-            facts.write_text(json.dumps(json.loads(done.stdout)["facts"]))
-    return DemoRun(root=root, facts=json.loads(facts.read_text()))
+    directory, facts = once_per_run(tmp_path_factory, "demo", _run_demo)
+    return DemoRun(root=directory / "demo", facts=facts)
 
 
 def copy_of(run: DemoRun, target: Path) -> Path:

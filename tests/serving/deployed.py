@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from stead.workspace import Workspace
+from tests.once import once_per_run
 from tests.stores import on_backend
 
 with warnings.catch_warnings():
@@ -48,7 +49,12 @@ RECORD = {"income": 41.5, "age": 33, "region": "south"}
 
 @pytest.fixture(scope="session", name="deployable_template")
 def _deployable_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("deployable") / "ws"
+    directory, _ = once_per_run(tmp_path_factory, "deployable", _build_deployable)
+    return directory / "ws"
+
+
+def _build_deployable(directory: Path) -> None:
+    root = directory / "ws"
     Workspace.init(root, actor="tester")
     write_project(root)
     set_tables(root, GOVERNANCE)
@@ -70,7 +76,6 @@ def _deployable_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ws.models.promote(TREES, to="production", reason="the first model")
         ws.models.promote(LOGISTIC, to="staging", reason="challenger")
         ws.models.promote(WEAK_TREES, to="staging", reason="to be refused")
-    return root
 
 
 @pytest.fixture(name="dep_dir")

@@ -22,6 +22,7 @@ from stead.core.ids import new_id
 from stead.predictions.outputs import output_dicts, predict_table
 from stead.predictions.record import PredictionRecord
 from stead.workspace import Workspace
+from tests.once import once_per_run
 from tests.stores import on_backend
 from tests.training.projects import TRAINING, credit_frame, set_tables, write_project
 
@@ -39,7 +40,12 @@ class Served:
 
 @pytest.fixture(scope="session", name="served_template")
 def _served_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("served") / "ws"
+    directory, _ = once_per_run(tmp_path_factory, "served", _build_served)
+    return directory / "ws"
+
+
+def _build_served(directory: Path) -> None:
+    root = directory / "ws"
     Workspace.init(root, actor="tester")
     write_project(root)
     with Workspace.open(root, actor="tester") as ws:
@@ -51,7 +57,6 @@ def _served_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         logistic = ws.runs.train().run.id
         assert ws.models.register(logistic, name="credit").version.ref == LOGISTIC
     set_tables(root, {"training": TRAINING})
-    return root
 
 
 @pytest.fixture(name="served_dir")
