@@ -23,6 +23,17 @@ from typer.testing import CliRunner
 from stead.cli.main import app
 from stead.workspace import Workspace
 
+# The shared workspaces, each built once per session and copied per test, are plugins:
+# every test sees their fixtures by name, and no test module imports a fixture.
+pytest_plugins = [
+    "tests.training.projects",
+    "tests.registry.governed",
+    "tests.serving.deployed",
+    "tests.serving.served",
+    "tests.monitoring.monitored",
+    "tests.demo.demo_run",
+]
+
 POSTGRES_ENV = "STEAD_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "STEAD_REQUIRE_POSTGRES"
 
@@ -75,6 +86,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'stead.db'}"
     return str(request.getfixturevalue("pg_schema_url"))
+
+
+@pytest.fixture
+def backend() -> str:
+    """The store of a copied shared workspace (``dep_dir``, ``reg_dir``, ...): SQLite
+    unless a test parametrises it with ``tests.stores.ON_BOTH_STORES``."""
+    return "sqlite"
 
 
 @pytest.fixture

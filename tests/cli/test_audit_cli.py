@@ -5,11 +5,7 @@ import sqlite3
 from pathlib import Path
 
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    TREES,
-    _dep_dir,
-    _deployable_template,
-)
+from tests.serving.deployed import TREES
 from tests.training.projects import set_tables
 
 from ..conftest import Cli, run_stead

@@ -7,7 +7,7 @@ import pandas as pd
 
 from stead.workspace import Workspace
 from tests.conftest import Cli
-from tests.serving.served import TREES, _served_dir, _served_template, _sws, log_predictions  # noqa: F401
+from tests.serving.served import TREES, log_predictions
 from tests.training.projects import credit_frame
 
 

@@ -10,12 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli, run_stead
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-)
+from tests.monitoring.monitored import ENDPOINT
 from tests.monitoring.test_drill import second_version
 from tests.training.projects import set_tables
 

@@ -12,14 +12,7 @@ from pathlib import Path
 from stead.workspace import Workspace
 from tests.conftest import Cli
 from tests.serving.records import make_record
-from tests.serving.served import (  # noqa: F401
-    LOGISTIC,
-    TREES,
-    _served_dir,
-    _served_template,
-    _sws,
-    log_predictions,
-)
+from tests.serving.served import LOGISTIC, TREES, log_predictions
 from tests.training.projects import credit_frame
 
 DAY = datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from stead.registry.signing import MANIFEST_FORMAT
 from tests.conftest import Cli, run_stead
-from tests.registry.governed import Runs, _reg_dir, _registry_template, _runs  # noqa: F401
+from tests.registry.governed import Runs
 
 
 def test_register_card_lineage_checklist_promote_from_the_command_line(

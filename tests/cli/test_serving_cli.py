@@ -15,13 +15,7 @@ import pytest
 
 from stead.core.errors import Conflict, GateFailed, PermissionDenied, UsageError
 from tests.conftest import Cli
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    LOGISTIC,
-    TREES,
-    WEAK_TREES,
-    _dep_dir,
-    _deployable_template,
-)
+from tests.serving.deployed import LOGISTIC, TREES, WEAK_TREES
 from tests.serving.test_server_process import free_port
 
 

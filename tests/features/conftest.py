@@ -5,8 +5,6 @@ from collections.abc import Iterator
 import pytest
 from threadpoolctl import threadpool_limits
 
-from tests.training.projects import project, pws  # noqa: F401  (shared fixtures)
-
 
 @pytest.fixture(autouse=True)
 def _one_native_thread() -> Iterator[None]:

@@ -23,6 +23,8 @@ from stead.demo.credit import generate_applications
 from stead.predictions.outputs import output_dicts, predict_table
 from stead.predictions.record import PredictionRecord
 from stead.workspace import Workspace
+from tests.once import once_per_run
+from tests.stores import on_backend
 from tests.training.projects import set_tables
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -175,7 +177,12 @@ def ingest_labels(ws: Workspace, data: pd.DataFrame, known_by: datetime) -> int:
 
 @pytest.fixture(scope="session", name="monitored_template")
 def _monitored_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("monitored") / "ws"
+    directory, _ = once_per_run(tmp_path_factory, "monitored", _build_monitored)
+    return directory / "ws"
+
+
+def _build_monitored(directory: Path) -> None:
+    root = directory / "ws"
     Workspace.init(root, actor=ACTOR)
     write_settings(root)
     data = applications()
@@ -187,19 +194,22 @@ def _monitored_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ws.models.promote(ref, to="production", reason="first model")
         ws.endpoints.deploy(ENDPOINT, ref, reason="first deployment")
         log_traffic(ws, data)
-    return root
 
 
 @pytest.fixture(name="monitored_dir")
 def _monitored_dir(
-    monitored_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monitored_template: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> Path:
     """A fresh copy, with the clock at the end of month 9 and the demo's actor."""
     target = tmp_path / "ws"
     shutil.copytree(monitored_template, target)
     monkeypatch.setenv("STEAD_NOW", NOW.isoformat())
     monkeypatch.setenv("STEAD_ACTOR", ACTOR)
-    return target
+    return on_backend(target, backend, request)
 
 
 @pytest.fixture(name="mws")

@@ -14,13 +14,8 @@ import pytest
 from stead.core.errors import SettingsError
 from stead.monitoring.sinks import FileSink, WebhookSink
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    _mws,
-)
+from tests.monitoring.monitored import ENDPOINT
+from tests.stores import ON_BOTH_STORES
 from tests.training.projects import set_tables
 
 PAYLOAD = {
@@ -115,6 +110,7 @@ def test_a_file_sink_appends_json_lines(tmp_path: Path) -> None:
     assert [json.loads(line)["id"] for line in lines] == ["al1", "al2"]
 
 
+@ON_BOTH_STORES
 def test_alerts_are_deduplicated_per_endpoint_signal_and_window(mws: Workspace, hook: Hook) -> None:
     set_tables(mws.root, {"alerts": {"sinks": [hook.url]}})
     with Workspace.open(mws.root) as ws:

@@ -15,13 +15,7 @@ import pytest
 
 from stead.core.errors import Conflict
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    _mws,
-)
+from tests.monitoring.monitored import ENDPOINT
 from tests.training.projects import set_tables
 
 
@@ -134,6 +128,7 @@ def server(monitored_dir: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
+@pytest.mark.slow  # a real server process; the drills above cover the logic
 def test_a_drill_against_a_running_server_waits_for_each_switch(
     monitored_dir: Path, server: str
 ) -> None:

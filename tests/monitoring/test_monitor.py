@@ -9,17 +9,8 @@ import pandas as pd
 
 from stead.monitoring.monitor_run import MonitorRun
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    NOW,
-    START,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    _mws,
-    ingest_labels,
-    log_traffic,
-)
+from tests.monitoring.monitored import ENDPOINT, NOW, START, ingest_labels, log_traffic
+from tests.stores import ON_BOTH_STORES
 
 DRIFT_STARTS = START + timedelta(days=180)
 
@@ -46,6 +37,7 @@ def test_the_monitor_flags_the_drifted_features_and_never_in_the_stable_months(
     assert all(s["scores"]["channel"]["unseen_rate"] > 0.15 for s in drifted)
 
 
+@ON_BOTH_STORES
 def test_drift_raises_an_investigate_alert_naming_features_and_statistics(
     mws: Workspace, monitored_dir: Path
 ) -> None:
@@ -63,6 +55,7 @@ def test_drift_raises_an_investigate_alert_naming_features_and_statistics(
     assert not [d for d in mws.monitors.decisions(ENDPOINT) if d.kind == "retrain"]
 
 
+@ON_BOTH_STORES
 def test_a_window_is_evaluated_once_and_alerts_are_not_repeated_unless_forced(
     mws: Workspace, monitored_dir: Path
 ) -> None:
@@ -102,6 +95,7 @@ def test_time_windows_are_aligned_to_the_clock_and_only_complete_ones_are_evalua
     assert all((w.window.end - w.window.start) == timedelta(days=7) for w in run.windows)
 
 
+@ON_BOTH_STORES
 def test_measured_performance_waits_for_labels_then_shows_the_decay(
     mws: Workspace, data: pd.DataFrame
 ) -> None:

@@ -10,15 +10,7 @@ import pytest
 
 from stead.core.errors import NotFound
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    NOW,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    _mws,
-    ingest_labels,
-)
+from tests.monitoring.monitored import ENDPOINT, NOW, ingest_labels
 
 
 def test_the_report_is_self_contained_and_shows_drift_performance_and_alerts(

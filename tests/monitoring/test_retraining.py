@@ -9,15 +9,8 @@ import pytest
 
 from stead.core.errors import Conflict
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    NOW,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    _mws,
-    ingest_labels,
-)
+from tests.monitoring.monitored import ENDPOINT, NOW, ingest_labels
+from tests.stores import ON_BOTH_STORES
 from tests.training.projects import set_tables
 
 RETRAINING = {
@@ -82,6 +75,7 @@ def test_a_manual_retrain_makes_an_audited_candidate_and_a_canary_when_allowed(
     assert any(trigger.id in (e.reason or "") for e in run_events)
 
 
+@ON_BOTH_STORES
 def test_a_trigger_is_processed_once_and_the_same_inputs_retrain_nothing(mws: Workspace) -> None:
     # No labels yet: the same data and spec give the same run as production.
     trigger = mws.monitors.retrain(ENDPOINT, reason="refresh")
@@ -92,6 +86,7 @@ def test_a_trigger_is_processed_once_and_the_same_inputs_retrain_nothing(mws: Wo
     assert [v.ref for v in mws.models.list("credit")] == ["credit@1"]
 
 
+@ON_BOTH_STORES
 def test_the_monitor_triggers_once_however_often_it_fires(
     monitored_dir: Path, data: pd.DataFrame
 ) -> None:

@@ -21,14 +21,7 @@ from stead.core.errors import GateFailed
 from stead.predictions.outputs import output_dicts, predict_table
 from stead.predictions.record import PredictionRecord
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    NOW,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    ingest_labels,
-)
+from tests.monitoring.monitored import ENDPOINT, NOW, ingest_labels
 from tests.training.projects import PROJECT, set_tables, write_project
 
 START = datetime(2026, 3, 1, tzinfo=UTC)

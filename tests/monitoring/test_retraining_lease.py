@@ -19,14 +19,7 @@ from stead.core.clock import parse_time, utcnow
 from stead.core.errors import Conflict, SettingsError
 from stead.monitoring.retraining.leases import LeaseLost
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    NOW,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    _mws,
-)
+from tests.monitoring.monitored import ENDPOINT, NOW
 from tests.training.projects import set_tables
 
 HOUR = timedelta(hours=1)
@@ -72,6 +65,7 @@ def _race(root: Path, trigger_id: str, racers: int) -> list[str]:
     return sorted(actor for actor, what in results if what == "claimed")
 
 
+@pytest.mark.slow  # real processes racing, as tests/core/test_concurrency.py
 def test_concurrent_processes_never_both_claim_nor_both_reclaim(
     any_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

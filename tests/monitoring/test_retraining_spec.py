@@ -9,12 +9,7 @@ import pytest
 
 from stead.workspace import Workspace
 from tests.conftest import Cli
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-)
+from tests.monitoring.monitored import ENDPOINT
 
 
 @pytest.fixture

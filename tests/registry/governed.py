@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from stead.workspace import Workspace
+from tests.once import once_per_run
+from tests.stores import on_backend
 from tests.training.projects import TRAINING, credit_frame, set_tables, write_project
 
 GOVERNANCE = {
@@ -33,7 +35,12 @@ class Runs:
 
 @pytest.fixture(scope="session", name="registry_template")
 def _registry_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Runs]:
-    root = tmp_path_factory.mktemp("registry") / "ws"
+    directory, runs = once_per_run(tmp_path_factory, "registry", _build_registry)
+    return directory / "ws", Runs(**runs)
+
+
+def _build_registry(directory: Path) -> dict[str, str]:
+    root = directory / "ws"
     Workspace.init(root, actor="tester")
     write_project(root)
     set_tables(root, GOVERNANCE)
@@ -44,7 +51,7 @@ def _registry_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
     with Workspace.open(root, actor="tester") as ws:
         weak = ws.runs.train().run.id
     set_tables(root, {"training": TRAINING})
-    return root, Runs(good=good, weak=weak)
+    return {"good": good, "weak": weak}
 
 
 @pytest.fixture(name="runs")
@@ -53,11 +60,16 @@ def _runs(registry_template: tuple[Path, Runs]) -> Runs:
 
 
 @pytest.fixture(name="reg_dir")
-def _reg_dir(registry_template: tuple[Path, Runs], tmp_path: Path) -> Path:
+def _reg_dir(
+    registry_template: tuple[Path, Runs],
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> Path:
     """A fresh copy of the trained workspace (a real SQLite store and artifact store)."""
     target = tmp_path / "ws"
     shutil.copytree(registry_template[0], target)
-    return target
+    return on_backend(target, backend, request)
 
 
 @pytest.fixture(name="reg")

@@ -9,11 +9,13 @@ import pytest
 from stead.core.errors import NotFound, UsageError
 from stead.registry.signing import MANIFEST_FORMAT
 from stead.workspace import Workspace
+from tests.stores import ON_BOTH_STORES
 from tests.training.projects import PROJECT, set_tables
 
 from .governed import Runs
 
 
+@ON_BOTH_STORES
 def test_registering_a_run_records_what_serving_and_auditors_need(
     reg: Workspace, runs: Runs
 ) -> None:
@@ -52,6 +54,7 @@ def test_registering_a_run_records_what_serving_and_auditors_need(
     assert [c.to_stage for c in reg.models.history("credit")] == ["candidate"]
 
 
+@ON_BOTH_STORES
 def test_the_same_run_registers_once_and_other_runs_get_the_next_number(
     reg: Workspace, runs: Runs
 ) -> None:

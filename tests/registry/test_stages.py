@@ -7,11 +7,13 @@ import pytest
 from stead.core.clock import parse_time
 from stead.core.errors import Conflict, PermissionDenied, UsageError
 from stead.workspace import Workspace
+from tests.stores import ON_BOTH_STORES
 from tests.training.projects import set_tables
 
 from .governed import Runs, open_as, ready
 
 
+@ON_BOTH_STORES
 def test_promoting_a_new_version_moves_the_old_one_and_history_says_what_was_live_when(
     reg_dir: Path, runs: Runs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,6 +101,7 @@ def test_retired_is_final_but_the_version_keeps_its_artifacts_and_lineage(
     assert reg.models.verify(ref).model == ref
 
 
+@ON_BOTH_STORES
 def test_moves_that_make_no_sense_are_refused(reg: Workspace, runs: Runs) -> None:
     ref = reg.models.register(runs.good, name="credit").version.ref
     with pytest.raises(UsageError, match="stage 'live' is not one of"):

@@ -11,19 +11,8 @@ from stead.core.errors import SettingsError
 from stead.core.settings import settings_from_mapping
 from stead.security.settings import auth_settings, teams
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    NOW,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-)
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    RECORD,
-    TREES,
-    _dep_dir,
-    _deployable_template,
-    serving,
-)
+from tests.monitoring.monitored import NOW
+from tests.serving.deployed import RECORD, TREES, serving
 from tests.training.projects import set_tables
 
 PREDICT = "/v1/endpoints/credit/predict"

@@ -9,15 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from stead.workspace import Workspace
-from tests.monitoring.monitored import (  # noqa: F401  (fixtures)
-    ENDPOINT,
-    NOW,
-    START,
-    _data,
-    _monitored_dir,
-    _monitored_template,
-    ingest_labels,
-)
+from tests.monitoring.monitored import ENDPOINT, NOW, ingest_labels
+from tests.stores import ON_BOTH_STORES
 from tests.training.projects import set_tables
 
 
@@ -25,6 +18,7 @@ def _days(root: Path) -> list[str]:
     return sorted(p.name for p in root.glob(f".stead/**/endpoint={ENDPOINT}/date=*"))
 
 
+@ON_BOTH_STORES
 def test_retention_deletes_old_days_and_feedback_with_an_audit_record(
     monitored_dir: Path, data: pd.DataFrame
 ) -> None:
@@ -77,6 +71,7 @@ def test_without_periods_nothing_is_deleted(monitored_dir: Path) -> None:
     assert outcome.partitions == [] and outcome.feedback_rows == {}
 
 
+@ON_BOTH_STORES
 def test_retention_counts_each_prediction_once_after_compaction(monitored_dir: Path) -> None:
     set_tables(monitored_dir, {"retention": {"predictions": "90d"}})
     with Workspace.open(monitored_dir) as ws:

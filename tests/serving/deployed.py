@@ -9,8 +9,8 @@ Trained once per session and copied into each test's directory:
   checklist fails), in ``staging``.
 
 Both checklists of ``credit@1`` and ``credit@2`` pass (teams, monitoring and alerts are
-configured, the runs were reproduced, champion tolerance is generous). Import the
-fixtures into a test module (``from tests.serving.deployed import ...``).
+configured, the runs were reproduced, champion tolerance is generous). A pytest plugin
+(``tests/conftest.py``): tests ask for ``dep_dir`` or ``dws`` by name.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 
 from stead.workspace import Workspace
+from tests.once import once_per_run
+from tests.stores import on_backend
 
 with warnings.catch_warnings():
     # Starlette suggests httpx2 for its test client; httpx (a dependency) works fine.
@@ -47,7 +49,12 @@ RECORD = {"income": 41.5, "age": 33, "region": "south"}
 
 @pytest.fixture(scope="session", name="deployable_template")
 def _deployable_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("deployable") / "ws"
+    directory, _ = once_per_run(tmp_path_factory, "deployable", _build_deployable)
+    return directory / "ws"
+
+
+def _build_deployable(directory: Path) -> None:
+    root = directory / "ws"
     Workspace.init(root, actor="tester")
     write_project(root)
     set_tables(root, GOVERNANCE)
@@ -69,15 +76,16 @@ def _deployable_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ws.models.promote(TREES, to="production", reason="the first model")
         ws.models.promote(LOGISTIC, to="staging", reason="challenger")
         ws.models.promote(WEAK_TREES, to="staging", reason="to be refused")
-    return root
 
 
 @pytest.fixture(name="dep_dir")
-def _dep_dir(deployable_template: Path, tmp_path: Path) -> Path:
+def _dep_dir(
+    deployable_template: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Path:
     """A fresh copy of the deployable workspace (real stores, no endpoints yet)."""
     target = tmp_path / "ws"
     shutil.copytree(deployable_template, target)
-    return target
+    return on_backend(target, backend, request)
 
 
 @pytest.fixture(name="dws")

@@ -2,7 +2,8 @@
 
 Two versions are trained once per session and copied into each test's directory:
 ``credit@1`` (gradient-boosted trees, the training tests' default) and ``credit@2``
-(a logistic regression). Import the fixtures into a test module to use them.
+(a logistic regression). A pytest plugin (``tests/conftest.py``): tests ask for
+``served_dir`` or ``sws`` by name.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from stead.core.ids import new_id
 from stead.predictions.outputs import output_dicts, predict_table
 from stead.predictions.record import PredictionRecord
 from stead.workspace import Workspace
+from tests.once import once_per_run
+from tests.stores import on_backend
 from tests.training.projects import TRAINING, credit_frame, set_tables, write_project
 
 LINEAR = {**TRAINING, "estimator": "sklearn.linear_model.LogisticRegression", "params": {}}
@@ -37,7 +40,12 @@ class Served:
 
 @pytest.fixture(scope="session", name="served_template")
 def _served_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("served") / "ws"
+    directory, _ = once_per_run(tmp_path_factory, "served", _build_served)
+    return directory / "ws"
+
+
+def _build_served(directory: Path) -> None:
+    root = directory / "ws"
     Workspace.init(root, actor="tester")
     write_project(root)
     with Workspace.open(root, actor="tester") as ws:
@@ -49,15 +57,16 @@ def _served_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         logistic = ws.runs.train().run.id
         assert ws.models.register(logistic, name="credit").version.ref == LOGISTIC
     set_tables(root, {"training": TRAINING})
-    return root
 
 
 @pytest.fixture(name="served_dir")
-def _served_dir(served_template: Path, tmp_path: Path) -> Path:
+def _served_dir(
+    served_template: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Path:
     """A fresh copy of the workspace with both versions (real stores, empty log)."""
     target = tmp_path / "ws"
     shutil.copytree(served_template, target)
-    return target
+    return on_backend(target, backend, request)
 
 
 @pytest.fixture(name="sws")

@@ -8,14 +8,7 @@ import pytest
 
 from stead.serving.http.worker_state import ServingRuntime
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    RECORD,
-    TREES,
-    _dep_dir,
-    _deployable_template,
-    _dws,
-    serving,
-)
+from tests.serving.deployed import RECORD, TREES, serving
 
 PREDICT = "/v1/endpoints/credit/predict"
 

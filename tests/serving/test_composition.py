@@ -21,15 +21,7 @@ from stead.serving.deploy.endpoints import EndpointService
 from stead.serving.explain import ExplanationService
 from stead.training.service import RunService
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    RECORD,
-    TREES,
-    _dep_dir,
-    _deployable_template,
-    _dws,
-    runtime_of,
-    serving,
-)
+from tests.serving.deployed import RECORD, TREES, runtime_of, serving
 
 SERVICES = (
     DatasetService,

@@ -9,16 +9,11 @@ import pytest
 from stead.core.errors import Conflict, GateFailed, NotFound, PermissionDenied, UsageError
 from stead.security.access import Principal
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    LOGISTIC,
-    TREES,
-    WEAK_TREES,
-    _dep_dir,
-    _deployable_template,
-    _dws,
-)
+from tests.serving.deployed import LOGISTIC, TREES, WEAK_TREES
+from tests.stores import ON_BOTH_STORES
 
 
+@ON_BOTH_STORES
 def test_each_change_is_a_new_audited_revision_with_actor_and_reason(dws: Workspace) -> None:
     first = dws.endpoints.deploy("credit", TREES, reason="first model")
     second = dws.endpoints.canary("credit", LOGISTIC, share=10, reason="try the linear one")
@@ -107,6 +102,7 @@ def test_only_the_owning_team_or_an_admin_may_change_an_endpoint(dep_dir: Path) 
         assert ws.endpoints.end_canary("credit").deployment.revision == 3
 
 
+@ON_BOTH_STORES
 def test_rollback_activates_the_previous_revision_as_a_new_one(dws: Workspace) -> None:
     with pytest.raises(NotFound):
         dws.endpoints.rollback("credit")
@@ -147,6 +143,7 @@ def test_rollback_refuses_a_revision_that_serves_a_retired_version(dws: Workspac
     assert dws.endpoints.get("credit").revision == 2
 
 
+@ON_BOTH_STORES
 def test_promote_canary_needs_the_canary_in_production(dws: Workspace) -> None:
     dws.endpoints.deploy("credit", TREES)
     with pytest.raises(Conflict, match="no canary to promote"):

@@ -15,7 +15,7 @@ from stead.serving.shapley import EXACT_MAX_COLUMNS, shapley_values
 from stead.workspace import Workspace
 from tests.training.projects import credit_frame
 
-from .served import LOGISTIC, TREES, _served_dir, _served_template, _sws  # noqa: F401
+from .served import LOGISTIC, TREES
 
 COLUMNS = ["income", "age", "region"]
 

@@ -15,8 +15,7 @@ from stead.predictions import tables  # noqa: F401  (registers feedback and batc
 from stead.workspace import Workspace
 from tests.training.projects import credit_frame, write_project
 
-from .deployed import _dep_dir, _deployable_template  # noqa: F401
-from .served import TREES, _served_dir, _served_template, _sws, log_predictions  # noqa: F401
+from .served import TREES, log_predictions
 
 DAY = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -8,12 +8,7 @@ from pathlib import Path
 import pytest
 
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    TREES,
-    _dep_dir,
-    _deployable_template,
-    serving,
-)
+from tests.serving.deployed import TREES, serving
 from tests.serving.served import log_predictions
 from tests.training.projects import credit_frame
 

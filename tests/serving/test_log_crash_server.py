@@ -19,12 +19,7 @@ import httpx
 import pytest
 
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    RECORD,
-    TREES,
-    _dep_dir,
-    _deployable_template,
-)
+from tests.serving.deployed import RECORD, TREES
 from tests.serving.test_server_process import free_port
 
 pytestmark = pytest.mark.slow

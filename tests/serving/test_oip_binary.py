@@ -19,7 +19,7 @@ import tritonclient.http as triton
 
 from stead.serving.http import oip_binary
 from stead.workspace import Workspace
-from tests.serving.deployed import TREES, _deployable_template  # noqa: F401  (fixtures)
+from tests.serving.deployed import TREES
 from tests.serving.test_server_process import server
 
 INFER = "/v2/models/credit/infer"

@@ -13,14 +13,7 @@ from stead.workspace import Workspace
 from tests.conftest import Cli
 from tests.training.projects import credit_frame
 
-from .served import (  # noqa: F401
-    LOGISTIC,
-    TREES,
-    _served_dir,
-    _served_template,
-    _sws,
-    log_predictions,
-)
+from .served import LOGISTIC, TREES, log_predictions
 
 PAST = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

@@ -10,17 +10,8 @@ from typing import Any
 import pandas as pd
 
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    LOGISTIC,
-    RECORD,
-    TREES,
-    _dep_dir,
-    _deployable_template,
-    _dws,
-    predict,
-    runtime_of,
-    serving,
-)
+from tests.serving.deployed import LOGISTIC, RECORD, TREES, predict, runtime_of, serving
+from tests.stores import ON_BOTH_STORES
 from tests.training.projects import credit_frame, set_tables
 
 
@@ -44,6 +35,7 @@ def wait_for_shadows(client: Any) -> None:
         time.sleep(0.01)
 
 
+@ON_BOTH_STORES
 def test_the_canary_is_sticky_per_entity_and_takes_its_share(dep_dir: Path) -> None:
     with Workspace.open(dep_dir) as ws:
         ws.endpoints.deploy("credit", TREES)
@@ -175,6 +167,7 @@ def test_outputs_are_the_same_bits_whatever_the_batch(dep_dir: Path) -> None:
         assert strip == alone == concurrent, ref
 
 
+@ON_BOTH_STORES
 def test_a_new_revision_is_followed_and_a_rollback_needs_no_load(dep_dir: Path) -> None:
     with Workspace.open(dep_dir) as ws:
         ws.endpoints.deploy("credit", TREES)

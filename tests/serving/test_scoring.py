@@ -14,10 +14,10 @@ from stead.core.errors import ContractViolation
 from stead.predictions.tables import BatchJobRow
 from stead.workspace import Workspace
 from tests.conftest import Cli
+from tests.stores import ON_BOTH_STORES
 from tests.training.projects import credit_frame
 
-from .deployed import _dep_dir, _deployable_template, _dws  # noqa: F401
-from .served import TREES, _served_dir, _served_template, _sws  # noqa: F401
+from .served import TREES
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ def _expected(ws: Workspace, frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(loaded.pipeline.predict_proba(frame[loaded.input_columns]))
 
 
+@ON_BOTH_STORES
 def test_scoring_a_version_writes_request_ids_and_outputs_and_logs_every_row(
     sws: Workspace, batch: Path, tmp_path: Path
 ) -> None:
@@ -64,6 +65,7 @@ def test_scoring_a_version_writes_request_ids_and_outputs_and_logs_every_row(
     assert (by_id[scores["request_id"]].to_numpy() == scores["probabilities.1"].to_numpy()).all()
 
 
+@ON_BOTH_STORES
 def test_the_same_input_and_version_give_the_same_output_and_are_logged_once(
     sws: Workspace, batch: Path, tmp_path: Path
 ) -> None:
@@ -84,6 +86,7 @@ def test_the_same_input_and_version_give_the_same_output_and_are_logged_once(
     assert job["status"] == "logged" and job["rows"] == 250
 
 
+@ON_BOTH_STORES
 def test_a_job_interrupted_while_logging_logs_only_what_is_missing(
     sws: Workspace, batch: Path, tmp_path: Path
 ) -> None:

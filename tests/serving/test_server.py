@@ -10,16 +10,8 @@ import pandas as pd
 import pytest
 
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    RECORD,
-    TREES,
-    _dep_dir,
-    _deployable_template,
-    _dws,
-    predict,
-    runtime_of,
-    serving,
-)
+from tests.serving.deployed import RECORD, TREES, predict, runtime_of, serving
+from tests.stores import ON_BOTH_STORES
 from tests.training.projects import set_tables
 
 COLUMNS = ["income", "age", "region"]
@@ -136,6 +128,7 @@ def test_body_size_and_records_per_request_are_limited(deployed: Path) -> None:
         assert predict(client, [RECORD] * 3)["predictions"]
 
 
+@ON_BOTH_STORES
 def test_a_repeated_idempotency_key_returns_the_stored_response_logged_once(
     deployed: Path,
 ) -> None:
@@ -283,6 +276,7 @@ def test_operational_routes(deployed: Path) -> None:
         assert len(client.get("/v1/endpoints/credit/history").json()) == 1
 
 
+@ON_BOTH_STORES
 def test_deployments_change_over_http_and_servers_follow(deployed: Path) -> None:
     with serving(deployed) as client:
         changed = client.post(

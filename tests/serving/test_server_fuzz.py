@@ -9,11 +9,7 @@ from pathlib import Path
 import pytest
 
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    TREES,
-    _dep_dir,
-    _deployable_template,
-)
+from tests.serving.deployed import TREES
 from tests.serving.fuzzing import fuzz
 from tests.serving.test_server_process import server
 

@@ -23,13 +23,7 @@ import httpx
 import pytest
 
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    LOGISTIC,
-    RECORD,
-    TREES,
-    _dep_dir,
-    _deployable_template,
-)
+from tests.serving.deployed import LOGISTIC, RECORD, TREES
 from tests.training.projects import credit_frame
 
 pytestmark = pytest.mark.slow

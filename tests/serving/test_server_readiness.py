@@ -10,14 +10,7 @@ from pathlib import Path
 import pytest
 
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    LOGISTIC,
-    RECORD,
-    TREES,
-    _dep_dir,
-    _deployable_template,
-    serving,
-)
+from tests.serving.deployed import LOGISTIC, RECORD, TREES, serving
 from tests.training.projects import set_tables
 
 

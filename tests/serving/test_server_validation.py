@@ -10,15 +10,7 @@ from typing import Any
 import pytest
 
 from stead.workspace import Workspace
-from tests.serving.deployed import (  # noqa: F401  (fixtures)
-    RECORD,
-    TREES,
-    _dep_dir,
-    _deployable_template,
-    predict,
-    runtime_of,
-    serving,
-)
+from tests.serving.deployed import RECORD, TREES, predict, runtime_of, serving
 
 PREDICT = "/v1/endpoints/credit/predict"
 DEPLOY = "/v1/endpoints/credit/deployments"
