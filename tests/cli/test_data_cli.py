@@ -134,6 +134,7 @@ def test_init_snapshot_and_verify_as_real_subprocesses(tmp_path: Path) -> None:
     assert verify.returncode == 0 and json.loads(verify.stdout)["events_checked"] == 2
 
 
+@pytest.mark.slow  # the installed command in a real process; CI runs it
 def test_a_snapshot_by_the_installed_command_is_versioned_by_the_project_repository(
     tmp_path: Path,
 ) -> None:

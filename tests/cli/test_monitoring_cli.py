@@ -37,6 +37,7 @@ def test_monitor_run_then_show_then_report(mcli: Cli, monitored_dir: Path) -> No
     assert (monitored_dir / "out" / "report.html").read_text().startswith("<!doctype html>")
 
 
+@pytest.mark.slow  # waits between runs; the --json watch test covers the loop
 def test_monitor_watch_stops_after_its_iterations(mcli: Cli) -> None:
     _, out, _ = mcli("monitor", "watch", ENDPOINT, "--every", "1s", "--iterations", "2")
     assert "evaluated 18 new" in out and "evaluated 0 new" in out
@@ -94,6 +95,7 @@ def test_rollback_drill(mcli: Cli, monitored_dir: Path) -> None:
     assert f"rollback_verified evidence recorded for {ref}" in out
 
 
+@pytest.mark.slow  # a real process end to end; in-process tests cover the logic
 def test_monitor_run_as_a_real_process(monitored_dir: Path) -> None:
     done = run_stead("monitor", "run", ENDPOINT, "--window", "7d", "--json", cwd=monitored_dir)
     assert done.returncode == 0, done.stderr

@@ -40,6 +40,7 @@ def test_list_shows_the_holder_and_release_refuses_a_live_lease_without_force(
     assert [t["trigger"] for t in json.loads(body)] == [trigger.id]
 
 
+@pytest.mark.slow  # a real process end to end; in-process tests cover the logic
 def test_an_expired_lease_is_released_without_force_in_a_real_subprocess(
     ws_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

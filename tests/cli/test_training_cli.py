@@ -140,6 +140,7 @@ def test_leakage_exits_2_and_a_failed_fit_exits_1(project: Path, cli: Cli) -> No
     assert failed["artifacts"]["model"] is None
 
 
+@pytest.mark.slow  # a real process end to end; in-process tests cover the logic
 def test_stead_train_as_a_real_process(project: Path) -> None:
     done = run_stead("train", "--json", cwd=project)
     assert done.returncode == 0, done.stderr

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from stead.monitoring.monitor_run import MonitorRun
 from stead.workspace import Workspace
@@ -95,6 +96,7 @@ def test_time_windows_are_aligned_to_the_clock_and_only_complete_ones_are_evalua
     assert all((w.window.end - w.window.start) == timedelta(days=7) for w in run.windows)
 
 
+@pytest.mark.slow  # end to end over months of traffic or two trainings; CI runs it
 @ON_BOTH_STORES
 def test_measured_performance_waits_for_labels_then_shows_the_decay(
     mws: Workspace, data: pd.DataFrame
@@ -140,6 +142,7 @@ def test_performance_is_estimated_from_probabilities_before_labels(mws: Workspac
     assert all(r.summary["low"] < r.summary["estimate"] < r.summary["high"] for r in estimates)
 
 
+@pytest.mark.slow  # end to end over months of traffic or two trainings; CI runs it
 def test_monitoring_records_checklist_evidence_on_the_production_version(
     mws: Workspace, data: pd.DataFrame
 ) -> None:

@@ -13,6 +13,7 @@ from stead.workspace import Workspace
 from tests.monitoring.monitored import ENDPOINT, NOW, ingest_labels
 
 
+@pytest.mark.slow  # end to end over months of traffic or two trainings; CI runs it
 def test_the_report_is_self_contained_and_shows_drift_performance_and_alerts(
     mws: Workspace, data: pd.DataFrame, tmp_path: Path
 ) -> None:

@@ -22,6 +22,7 @@ RETRAINING = {
 }
 
 
+@pytest.mark.slow  # end to end over months of traffic or two trainings; CI runs it
 def test_a_manual_retrain_makes_an_audited_candidate_and_a_canary_when_allowed(
     monitored_dir: Path, data: pd.DataFrame
 ) -> None:
@@ -86,6 +87,7 @@ def test_a_trigger_is_processed_once_and_the_same_inputs_retrain_nothing(mws: Wo
     assert [v.ref for v in mws.models.list("credit")] == ["credit@1"]
 
 
+@pytest.mark.slow  # end to end over months of traffic or two trainings; CI runs it
 @ON_BOTH_STORES
 def test_the_monitor_triggers_once_however_often_it_fires(
     monitored_dir: Path, data: pd.DataFrame

@@ -146,6 +146,7 @@ def rmse(ws: Workspace, ref: str, rows: pd.DataFrame) -> float:
     return float(np.sqrt(np.mean((predicted - rows[DEMAND].to_numpy()) ** 2)))
 
 
+@pytest.mark.slow  # end to end over months of traffic or two trainings; CI runs it
 def test_the_registered_candidate_learns_the_newest_labelled_rows_and_the_backtest_judges_it(
     dws: Workspace,
 ) -> None:
@@ -235,6 +236,7 @@ def test_too_few_window_rows_train_on_everything_without_refit_and_say_so(
     assert trigger.outcome["production_rows"] == 240
 
 
+@pytest.mark.slow  # end to end over months of traffic or two trainings; CI runs it
 def test_a_candidate_the_backtest_finds_worse_is_refused_until_an_admin_overrides(
     monitored_dir: Path, data: pd.DataFrame
 ) -> None:

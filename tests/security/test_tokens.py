@@ -126,6 +126,7 @@ def test_tokens_from_the_command_line(cli: Cli) -> None:
     assert "no token with id tk-nope" in err
 
 
+@pytest.mark.slow  # real processes end to end; CI runs it
 def test_a_fresh_workspace_refuses_tokens_to_anyone_but_its_creator(tmp_path: Path) -> None:
     created = run_stead("init", "ws", cwd=tmp_path, env={"STEAD_ACTOR": "alice"})
     assert created.returncode == 0, created.stderr

@@ -107,6 +107,7 @@ def post(client: Any, records: list[dict[str, Any]], query: str = "") -> httpx.R
     return response
 
 
+@pytest.mark.slow  # a real process end to end; in-process tests cover the logic
 def test_the_richest_customer_is_answered_flagged_logged_and_counted_over_loopback(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
