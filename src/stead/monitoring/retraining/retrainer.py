@@ -387,30 +387,34 @@ class Retrainer:
             return facts
         classes = np.asarray(production.output.get("classes") or [])
         positive = backtest.spec.positive_class
-        facts["challenger_value"] = score_model(
-            self._runs.load_model(backtest),
-            self._runs.sources(backtest),
-            rows,
-            input_columns=backtest.input_columns,
-            task=backtest.spec.task,
-            target=target,
-            metric=metric,
-            classes=classes,
-            root=self._ctx.root,
-            positive=positive,
-        )
-        facts["champion_value"] = score_model(
-            self._models.load(production.ref).pipeline,
-            self._runs.sources(production.run_id),
-            rows,
-            input_columns=production.input_columns,
-            task=production.task,
-            target=target,
-            metric=metric,
-            classes=classes,
-            root=self._ctx.root,
-            positive=positive,
-        )
+        # Both models, each with its own feature code and inputs, on the same rows.
+        contenders = {
+            "challenger_value": (
+                self._runs.load_model(backtest),
+                self._runs.sources(backtest),
+                backtest.input_columns,
+                backtest.spec.task,
+            ),
+            "champion_value": (
+                self._models.load(production.ref).pipeline,
+                self._runs.sources(production.run_id),
+                production.input_columns,
+                production.task,
+            ),
+        }
+        for key, (model, sources, inputs, task) in contenders.items():
+            facts[key] = score_model(
+                model,
+                sources,
+                rows,
+                input_columns=inputs,
+                task=task,
+                target=target,
+                metric=metric,
+                classes=classes,
+                root=self._ctx.root,
+                positive=positive,
+            )
         if facts["challenger_value"] is not None and facts["champion_value"] is not None:
             facts["advantage"] = better(metric, facts["challenger_value"], facts["champion_value"])
         return facts
