@@ -11,7 +11,7 @@ from pathlib import Path
 
 from stead.workspace import Workspace
 from tests.conftest import Cli
-from tests.serving.records import make_record
+from tests.predictions.records import make_record
 from tests.serving.served import LOGISTIC, TREES, log_predictions
 from tests.training.projects import credit_frame
 

@@ -18,7 +18,7 @@ from stead.core.store import MetadataStore
 from stead.data.contract import Contract, validate
 from stead.workspace import Workspace
 from tests.conftest import Cli
-from tests.serving.records import make_record
+from tests.predictions.records import make_record
 
 from .frames import small_frame
 

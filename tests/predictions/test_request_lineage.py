@@ -11,9 +11,8 @@ from stead.core.ids import new_id
 from stead.predictions.lookup import INDEX_FILE, find_predictions, time_of_id
 from stead.workspace import Workspace
 from tests.conftest import Cli
+from tests.serving.served import LOGISTIC, TREES, log_predictions
 from tests.training.projects import credit_frame
-
-from .served import LOGISTIC, TREES, log_predictions
 
 PAST = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

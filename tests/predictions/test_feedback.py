@@ -13,9 +13,8 @@ from stead.core.db import Base
 from stead.core.errors import Conflict, DataError, NotFound, PermissionDenied, UsageError
 from stead.predictions import tables  # noqa: F401  (registers feedback and batch_jobs)
 from stead.workspace import Workspace
+from tests.serving.served import TREES, log_predictions
 from tests.training.projects import credit_frame, write_project
-
-from .served import TREES, log_predictions
 
 DAY = datetime(2026, 3, 1, 12, tzinfo=UTC)
 

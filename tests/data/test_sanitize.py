@@ -14,8 +14,7 @@ from stead.core.errors import SettingsError
 from stead.data.sanitize import Sanitizer, load_or_create_key
 from stead.predictions.reader import read_predictions
 from stead.predictions.writer import PredictionLog
-
-from .records import make_record
+from tests.predictions.records import make_record
 
 KEY = bytes(range(32))
 RAW = ["user0@example.com", "user1@example.com", "customer-42"]
